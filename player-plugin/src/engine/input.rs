@@ -1,0 +1,83 @@
+//! What the engine is fed: media events and a snapshot of the element's state.
+//!
+//! The browser glue reads these off the `<video>` element; tests write them by hand.
+//! Keeping them plain data (no web-sys types) is what makes the engine sans-IO and
+//! lets a recorded trace be replayed anywhere.
+
+use serde::{Deserialize, Serialize};
+
+/// One media event, as the element fired it (or as the glue derived it).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MediaEvent {
+    /// `emptied`: the element is being reloaded (new `src` or `load()`); the next
+    /// `loadstart` tells which source it loads.
+    Emptied,
+    /// `loadstart` with the element's `currentSrc` at that moment.
+    LoadStart {
+        /// `currentSrc`.
+        src: String,
+    },
+    /// `play`: play intent (user- or autoplay-initiated).
+    Play,
+    /// `playing`: playback is ready to go after being paused or delayed for data.
+    Playing,
+    /// `pause`.
+    Pause,
+    /// `waiting`: playback stopped for lack of data.
+    Waiting,
+    /// `stalled`: the network fetch is not progressing.
+    Stalled,
+    /// `timeupdate`.
+    TimeUpdate,
+    /// `seeking`.
+    Seeking,
+    /// `seeked`.
+    Seeked,
+    /// `ended`.
+    Ended,
+    /// `error` with the element's `MediaError`.
+    Error {
+        /// `MediaError.code` (1-4).
+        code: u16,
+        /// `MediaError.message`.
+        message: String,
+    },
+    /// A video frame was presented (`requestVideoFrameCallback`).
+    Frame,
+    /// `pagehide`: the page is going away (or into the back/forward cache).
+    PageHide,
+}
+
+/// The element's state read at the moment of an event.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+pub struct ElementState {
+    /// `currentTime`, seconds.
+    pub current_time: f64,
+    /// `paused`.
+    pub paused: bool,
+    /// `seeking`.
+    pub seeking: bool,
+    /// `ended`.
+    pub ended: bool,
+    /// `readyState` (0 `HAVE_NOTHING` … 4 `HAVE_ENOUGH_DATA`).
+    pub ready_state: u8,
+    /// `playbackRate`.
+    pub playback_rate: f64,
+}
+
+impl Default for ElementState {
+    fn default() -> Self {
+        ElementState {
+            current_time: 0.0,
+            paused: true,
+            seeking: false,
+            ended: false,
+            ready_state: 0,
+            playback_rate: 1.0,
+        }
+    }
+}
+
+/// `readyState` at which the element has data for the current position and beyond.
+pub const HAVE_FUTURE_DATA: u8 = 3;

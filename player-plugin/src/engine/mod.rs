@@ -1,0 +1,419 @@
+//! The playback engine: a pure state machine from media events to QoE metrics.
+//!
+//! Sans-IO, in the manner of quinn-proto: the engine never reads a clock, touches
+//! the DOM or sends anything. The caller feeds it `(now, event, element state)`
+//! through [`Engine::handle_event`], wakes it at [`Engine::poll_timeout`] through
+//! [`Engine::handle_timeout`], and drains the beacons it wants sent with
+//! [`Engine::poll_beacon`]. The browser glue, native tests and trace replays all
+//! drive this same code, so every metric has one definition.
+//!
+//! View lifecycle, startup, rebuffering, watch and playing time follow
+//! `METRICS.md`; the README lists the rules as implemented.
+
+mod ids;
+mod input;
+mod view;
+
+use std::collections::VecDeque;
+
+pub use input::{ElementState, MediaEvent, HAVE_FUTURE_DATA};
+
+use crate::wire::{Beacon, PlaybackError, Reason, VideoMeta, ViewMetrics};
+use ids::IdGen;
+use view::View;
+
+/// Tunables of the engine. Every limit is named here; the defaults are
+/// `METRICS.md`'s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Heartbeat beacon period while a view changes (ms).
+    pub beacon_interval_ms: f64,
+    /// Stalls shorter than this are ignored (ms).
+    pub rebuffer_min_ms: f64,
+    /// The playhead not advancing this long while playback is wanted starts a
+    /// rebuffer even without a `waiting` event (ms).
+    pub watchdog_ms: f64,
+    /// Cap on one playing-time increment, so a sleeping tab cannot inflate it (ms).
+    pub playing_increment_cap_ms: f64,
+    /// A view without playback activity for this long ends (ms).
+    pub idle_timeout_ms: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            beacon_interval_ms: 10_000.0,
+            rebuffer_min_ms: 250.0,
+            watchdog_ms: 1_000.0,
+            playing_increment_cap_ms: 1_000.0,
+            idle_timeout_ms: 60.0 * 60.0 * 1000.0,
+        }
+    }
+}
+
+/// The engine for one media element.
+#[derive(Debug)]
+pub struct Engine {
+    cfg: Config,
+    ids: IdGen,
+    /// `performance.timeOrigin`: turns monotonic time into calendar time.
+    time_origin_ms: f64,
+    video: VideoMeta,
+    /// The element's `currentSrc` as of the last `loadstart`.
+    src: Option<String>,
+    /// `emptied` seen and its `loadstart` not yet: a play intent now belongs to the
+    /// source being loaded.
+    reloading: bool,
+    /// A play intent that arrived while reloading.
+    pending_play_at: Option<f64>,
+    view: Option<View>,
+    /// The last view that ended, kept for [`Engine::snapshot`].
+    last_view: Option<(String, u32, ViewMetrics)>,
+    outbox: VecDeque<Beacon>,
+}
+
+/// What [`Engine::snapshot`] returns: the current (or last) view's metrics.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Snapshot {
+    /// The view's id; `None` before the first play intent.
+    pub view_id: Option<String>,
+    /// Sequence number of the last beacon queued for this view.
+    pub seq: u32,
+    /// The metrics as of the snapshot.
+    pub metrics: ViewMetrics,
+}
+
+impl Engine {
+    /// A new engine. `seed` makes view ids (the glue passes crypto-random bits);
+    /// `src` is the element's `currentSrc` when monitoring starts.
+    pub fn new(
+        cfg: Config,
+        seed: u64,
+        time_origin_ms: f64,
+        video: VideoMeta,
+        src: Option<String>,
+    ) -> Engine {
+        Engine {
+            cfg,
+            ids: IdGen::new(seed),
+            time_origin_ms,
+            video,
+            src: src.filter(|s| !s.is_empty()),
+            reloading: false,
+            pending_play_at: None,
+            view: None,
+            last_view: None,
+            outbox: VecDeque::new(),
+        }
+    }
+
+    /// The engine's configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Whether a view is in progress.
+    pub fn view_active(&self) -> bool {
+        self.view.is_some()
+    }
+
+    /// True between play intent and first frame: the glue should report presented
+    /// frames ([`MediaEvent::Frame`]) then.
+    pub fn wants_frames(&self) -> bool {
+        self.view
+            .as_ref()
+            .is_some_and(|v| v.first_frame_at.is_none() && v.error.is_none())
+    }
+
+    /// Feeds one media event that happened at `now` (`performance.now()` ms).
+    pub fn handle_event(&mut self, now: f64, event: MediaEvent, el: &ElementState) {
+        let cfg = self.cfg.clone();
+        if let Some(v) = self.view.as_mut() {
+            v.advance(now, el, &cfg);
+        }
+        match event {
+            MediaEvent::Emptied => self.reloading = true,
+            MediaEvent::LoadStart { src } => self.on_load_start(now, src, el),
+            MediaEvent::Play => self.on_play(now, el),
+            MediaEvent::Playing => self.on_playing(now, el),
+            MediaEvent::Pause => {
+                if let Some(v) = self.view.as_mut() {
+                    v.end_stall(now, &cfg);
+                    v.paused = true;
+                    // The pause that comes with reaching the end is not the viewer's.
+                    if v.first_frame_at.is_none() && !el.ended {
+                        v.startup_invalid = true;
+                    }
+                    if v.seeking {
+                        // A paused seek ends at `seeked`; one already past it ends now.
+                        v.seeking = el.seeking;
+                    }
+                }
+            }
+            MediaEvent::Waiting | MediaEvent::Stalled => {
+                let stalled_for_data = matches!(event, MediaEvent::Waiting)
+                    || el.ready_state < HAVE_FUTURE_DATA;
+                if let Some(v) = self.view.as_mut() {
+                    if stalled_for_data && v.wants_playback(el) {
+                        v.start_stall(now);
+                    }
+                }
+            }
+            MediaEvent::Seeking => {
+                if let Some(v) = self.view.as_mut() {
+                    v.end_stall(now, &cfg);
+                    v.seeking = true;
+                    v.last_activity_at = now;
+                    if v.first_frame_at.is_none() {
+                        v.startup_invalid = true;
+                    }
+                    v.rebase_position(el);
+                }
+            }
+            MediaEvent::Seeked => {
+                if let Some(v) = self.view.as_mut() {
+                    v.rebase_position(el);
+                    if v.paused {
+                        v.seeking = false;
+                    }
+                }
+            }
+            MediaEvent::TimeUpdate | MediaEvent::Frame => self.on_progress_hint(now, &event, el),
+            MediaEvent::Ended => {
+                if let Some(v) = self.view.as_mut() {
+                    v.end_stall(now, &cfg);
+                    v.ended = true;
+                    v.seeking = false;
+                }
+                self.emit(now, Reason::Ended);
+            }
+            MediaEvent::Error { code, message } => self.on_error(now, code, message),
+            MediaEvent::PageHide => self.end_view(now, el),
+        }
+        self.check_first_frame_fallback(now, el);
+    }
+
+    /// Wakes the engine at (or after) the instant [`Engine::poll_timeout`] named.
+    pub fn handle_timeout(&mut self, now: f64, el: &ElementState) {
+        let cfg = self.cfg.clone();
+        let Some(v) = self.view.as_mut() else { return };
+        v.advance(now, el, &cfg);
+        if now - v.last_activity_at >= cfg.idle_timeout_ms {
+            self.end_view(now, el);
+            return;
+        }
+        if !v.stall_open() && v.wants_playback(el) && now - v.last_progress_at >= cfg.watchdog_ms
+        {
+            // The playhead has not moved since its last observed advance.
+            let since = v.last_progress_at;
+            v.start_stall(since);
+        }
+        if now - v.last_beacon_at >= cfg.beacon_interval_ms {
+            let changed = v.last_sent.as_ref() != Some(&v.metrics(now, &cfg));
+            if changed {
+                self.emit(now, Reason::Interval);
+            } else {
+                v.last_beacon_at = now;
+            }
+        }
+    }
+
+    /// The next instant the engine wants [`Engine::handle_timeout`] called, if any.
+    pub fn poll_timeout(&self, el: &ElementState) -> Option<f64> {
+        let v = self.view.as_ref()?;
+        let mut at = (v.last_beacon_at + self.cfg.beacon_interval_ms)
+            .min(v.last_activity_at + self.cfg.idle_timeout_ms);
+        if !v.stall_open() && v.wants_playback(el) {
+            at = at.min(v.last_progress_at + self.cfg.watchdog_ms);
+        }
+        Some(at)
+    }
+
+    /// Queues a beacon with the current state now (`flush()`).
+    pub fn flush(&mut self, now: f64, el: &ElementState) {
+        let cfg = self.cfg.clone();
+        if let Some(v) = self.view.as_mut() {
+            v.advance(now, el, &cfg);
+            self.emit(now, Reason::Flush);
+        }
+    }
+
+    /// Ends the current view (`destroy()`, page unload): queues its final beacon.
+    pub fn end_view(&mut self, now: f64, el: &ElementState) {
+        let cfg = self.cfg.clone();
+        if let Some(v) = self.view.as_mut() {
+            v.advance(now, el, &cfg);
+            v.end_stall(now, &cfg);
+            v.view_ended = true;
+        }
+        self.emit(now, Reason::ViewEnd);
+        if let Some(v) = self.view.take() {
+            self.last_view = Some((v.id.clone(), v.seq, v.metrics(now, &cfg)));
+        }
+    }
+
+    /// Replaces the content metadata; applies to views that start from now on.
+    pub fn set_video(&mut self, video: VideoMeta) {
+        self.video = video;
+    }
+
+    /// The next beacon to send, oldest first.
+    pub fn poll_beacon(&mut self) -> Option<Beacon> {
+        self.outbox.pop_front()
+    }
+
+    /// The current view's metrics as of `now` (or the last view's final ones).
+    pub fn snapshot(&mut self, now: f64, el: &ElementState) -> Snapshot {
+        let cfg = self.cfg.clone();
+        match self.view.as_mut() {
+            Some(v) => {
+                v.advance(now, el, &cfg);
+                Snapshot {
+                    view_id: Some(v.id.clone()),
+                    seq: v.seq,
+                    metrics: v.metrics(now, &cfg),
+                }
+            }
+            None => match &self.last_view {
+                Some((id, seq, m)) => Snapshot {
+                    view_id: Some(id.clone()),
+                    seq: *seq,
+                    metrics: m.clone(),
+                },
+                None => Snapshot::default(),
+            },
+        }
+    }
+
+    fn on_load_start(&mut self, now: f64, src: String, el: &ElementState) {
+        self.reloading = false;
+        let pending = self.pending_play_at.take();
+        let changed = !src.is_empty() && self.src.as_deref() != Some(src.as_str());
+        if !src.is_empty() {
+            self.src = Some(src);
+        }
+        if changed && self.view.is_some() {
+            self.end_view(now, el);
+        }
+        // A play intent that raced ahead of this `loadstart` belongs to this source.
+        if let Some(at) = pending {
+            self.on_play(at.min(now), el);
+        } else if changed && !el.paused && self.view.is_none() {
+            self.start_view(now, el);
+        }
+    }
+
+    fn on_play(&mut self, now: f64, el: &ElementState) {
+        if self.reloading {
+            self.pending_play_at = Some(now);
+            return;
+        }
+        match self.view.as_mut() {
+            Some(v) if v.ended => {
+                // Replay after `ended`: the next view.
+                self.end_view(now, el);
+                self.start_view(now, el);
+            }
+            Some(v) => {
+                v.paused = false;
+                v.last_progress_at = now;
+                v.last_activity_at = now;
+            }
+            None => self.start_view(now, el),
+        }
+    }
+
+    fn on_playing(&mut self, now: f64, el: &ElementState) {
+        let cfg = self.cfg.clone();
+        if let Some(v) = self.view.as_mut() {
+            // Playback resumes: a stall or a seek in progress is over.
+            v.end_stall(now, &cfg);
+            if v.seeking && !el.seeking {
+                v.seeking = false;
+            }
+            v.paused = false;
+            v.last_progress_at = now;
+        }
+    }
+
+    /// `timeupdate` and presented frames: the playhead may have moved (already
+    /// charged by `advance`); a presented frame may be the first.
+    fn on_progress_hint(&mut self, now: f64, event: &MediaEvent, el: &ElementState) {
+        let Some(v) = self.view.as_mut() else { return };
+        if matches!(event, MediaEvent::Frame)
+            && v.first_frame_at.is_none()
+            && v.error.is_none()
+            && !v.paused
+            && !el.seeking
+        {
+            self.first_frame(now);
+        }
+    }
+
+    /// Without frame callbacks (or before one arrives), the first `timeupdate` with
+    /// the playhead beyond its start position marks the first frame.
+    fn check_first_frame_fallback(&mut self, now: f64, el: &ElementState) {
+        if let Some(v) = self.view.as_ref() {
+            if v.first_frame_at.is_none()
+                && v.error.is_none()
+                && !el.paused
+                && v.progressed
+            {
+                self.first_frame(now);
+            }
+        }
+    }
+
+    fn first_frame(&mut self, now: f64) {
+        if let Some(v) = self.view.as_mut() {
+            v.first_frame_at = Some(now);
+            v.last_progress_at = now;
+            v.last_activity_at = now;
+        }
+        self.emit(now, Reason::FirstFrame);
+    }
+
+    fn on_error(&mut self, now: f64, code: u16, message: String) {
+        let cfg = self.cfg.clone();
+        let Some(v) = self.view.as_mut() else { return };
+        if v.error.is_some() {
+            return;
+        }
+        v.end_stall(now, &cfg);
+        v.error = Some(PlaybackError {
+            code,
+            message,
+            before_first_frame: v.first_frame_at.is_none(),
+        });
+        self.emit(now, Reason::Error);
+    }
+
+    fn start_view(&mut self, now: f64, el: &ElementState) {
+        let mut video = self.video.clone();
+        video.src = self.src.clone();
+        let id = self.ids.view_id();
+        self.view = Some(View::new(id, video, now, el));
+        self.emit(now, Reason::ViewStart);
+    }
+
+    /// Queues a beacon with the current view's cumulative state.
+    fn emit(&mut self, now: f64, reason: Reason) {
+        let cfg = &self.cfg;
+        let Some(v) = self.view.as_mut() else { return };
+        let metrics = v.metrics(now, cfg);
+        let beacon = Beacon {
+            view_id: v.id.clone(),
+            seq: v.seq,
+            reason,
+            started_at_ms: (self.time_origin_ms + v.started_at).max(0.0) as u64,
+            at_ms: (now - v.started_at).max(0.0) as u64,
+            plugin_version: env!("CARGO_PKG_VERSION").to_string(),
+            video: v.video.clone(),
+            metrics: metrics.clone(),
+        };
+        v.seq += 1;
+        v.last_beacon_at = now;
+        v.last_sent = Some(metrics);
+        self.outbox.push_back(beacon);
+    }
+}

@@ -1,0 +1,11 @@
+//! vidpulse player plugin.
+//!
+//! - [`wire`]: the beacon format shared with the collector.
+//! - [`engine`]: the sans-IO playback engine that turns media events into QoE metrics.
+//! - `glue` (wasm32 only): the browser binding, `monitor(video, options)`.
+
+pub mod engine;
+pub mod wire;
+
+#[cfg(target_arch = "wasm32")]
+mod glue;
