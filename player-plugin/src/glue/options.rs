@@ -1,0 +1,105 @@
+//! The options object `monitor(video, options)` takes, read once at start.
+//!
+//! Read field by field with `Reflect` rather than through a JSON deserializer: the
+//! plugin only ever *writes* JSON, and leaving the parser (and its float parsing)
+//! out keeps kilobytes off every viewer's download.
+
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::engine::Config;
+use crate::wire::VideoMeta;
+
+/// `monitor()` options as the page gives them (camelCase in JS).
+#[derive(Debug, Default)]
+pub struct Options {
+    /// Base URL of the collector, e.g. `https://stats.example.com`.
+    pub collector: String,
+    /// Property key.
+    pub property: String,
+    /// Content metadata (`video: { id, title }`).
+    pub video: VideoMeta,
+    /// Heartbeat period in ms (`beaconIntervalMs`, default 10 000).
+    pub beacon_interval_ms: Option<f64>,
+    /// A viewer id chosen by the page instead of the stored random one (`viewerId`).
+    pub viewer_id: Option<String>,
+    /// Debug hook called with each batch sent (`onBeacon`).
+    pub on_beacon: Option<js_sys::Function>,
+}
+
+/// Smallest heartbeat period accepted, so a typo cannot flood the collector.
+pub const MIN_BEACON_INTERVAL_MS: f64 = 1000.0;
+/// Longest string option kept (ids, titles, keys).
+pub const MAX_OPTION_LEN: usize = 1024;
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A string option: absent is `None`; present but not a string is an error.
+fn string(obj: &JsValue, key: &str, path: &str) -> Result<Option<String>, String> {
+    let v = get(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    match v.as_string() {
+        Some(s) if s.len() <= MAX_OPTION_LEN => Ok(Some(s)),
+        Some(_) => Err(format!("{path}: longer than {MAX_OPTION_LEN} characters")),
+        None => Err(format!("{path}: expected a string")),
+    }
+}
+
+impl Options {
+    /// Reads and checks the options object; the error names the field.
+    pub fn from_js(value: &JsValue) -> Result<Options, String> {
+        if !value.is_object() {
+            return Err("options: expected an object".into());
+        }
+        let collector = string(value, "collector", "options.collector")?
+            .filter(|s| !s.is_empty())
+            .ok_or("options.collector: required (the collector's base URL)")?;
+        let property = string(value, "property", "options.property")?
+            .filter(|s| !s.is_empty())
+            .ok_or("options.property: required (the property key)")?;
+        let video_obj = get(value, "video");
+        let video = if video_obj.is_object() {
+            VideoMeta {
+                id: string(&video_obj, "id", "options.video.id")?,
+                title: string(&video_obj, "title", "options.video.title")?,
+                src: None,
+            }
+        } else {
+            VideoMeta::default()
+        };
+        let interval = get(value, "beaconIntervalMs");
+        let beacon_interval_ms = if interval.is_undefined() {
+            None
+        } else {
+            match interval.as_f64() {
+                Some(ms) if ms >= MIN_BEACON_INTERVAL_MS => Some(ms),
+                _ => return Err("options.beaconIntervalMs: a number of at least 1000".into()),
+            }
+        };
+        Ok(Options {
+            collector,
+            property,
+            video,
+            beacon_interval_ms,
+            viewer_id: string(value, "viewerId", "options.viewerId")?,
+            on_beacon: get(value, "onBeacon").dyn_into::<js_sys::Function>().ok(),
+        })
+    }
+
+    /// The engine configuration these options ask for.
+    pub fn engine_config(&self) -> Config {
+        let mut cfg = Config::default();
+        if let Some(ms) = self.beacon_interval_ms {
+            cfg.beacon_interval_ms = ms;
+        }
+        cfg
+    }
+
+    /// `POST` endpoint for beacons.
+    pub fn beacons_url(&self) -> String {
+        format!("{}/v1/beacons", self.collector.trim_end_matches('/'))
+    }
+}
