@@ -9,3 +9,5 @@ pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;
+#[cfg(target_arch = "wasm32")]
+pub use glue::{monitor, Monitor};

@@ -120,7 +120,8 @@ fn start_slowly(p: &mut Player) {
     p.el.ready_state = 0;
     p.play(0.0).ev(5.0, MediaEvent::Waiting);
     p.el.ready_state = 4;
-    p.ev(800.0, MediaEvent::Playing).ev(820.0, MediaEvent::Frame);
+    p.ev(800.0, MediaEvent::Playing)
+        .ev(820.0, MediaEvent::Frame);
 }
 
 #[test]
@@ -138,7 +139,10 @@ fn waiting_before_first_frame_is_startup_not_rebuffering() {
     assert_eq!(m.playing_ms, 5000);
     assert!(m.view_ended);
     let reasons: Vec<Reason> = p.sent.iter().map(|b| b.reason).collect();
-    assert_eq!(reasons, [Reason::ViewStart, Reason::FirstFrame, Reason::ViewEnd]);
+    assert_eq!(
+        reasons,
+        [Reason::ViewStart, Reason::FirstFrame, Reason::ViewEnd]
+    );
     let seqs: Vec<u32> = p.sent.iter().map(|b| b.seq).collect();
     assert_eq!(seqs, [0, 1, 2]);
     assert_eq!(p.sent[0].video.src.as_deref(), Some("a.webm"));
@@ -179,7 +183,8 @@ fn a_stall_shorter_than_250ms_is_ignored() {
     let mut p = Player::new();
     start_slowly(&mut p);
     p.advance(820.0, 2070.0);
-    p.ev(2070.0, MediaEvent::Waiting).ev(2270.0, MediaEvent::Playing);
+    p.ev(2070.0, MediaEvent::Waiting)
+        .ev(2270.0, MediaEvent::Playing);
     p.advance(2270.0, 3270.0);
     let m = p.end(3270.0);
     assert_eq!(m.rebuffer_count, 0);
@@ -195,11 +200,13 @@ fn waiting_caused_by_a_seek_is_not_rebuffering() {
     p.el.current_time = 8.0;
     p.ev(2070.0, MediaEvent::Seeking);
     p.el.ready_state = 1;
-    p.ev(2080.0, MediaEvent::Waiting).ev(2100.0, MediaEvent::TimeUpdate);
+    p.ev(2080.0, MediaEvent::Waiting)
+        .ev(2100.0, MediaEvent::TimeUpdate);
     p.wait_until(3600.0);
     p.el.seeking = false;
     p.el.ready_state = 4;
-    p.ev(3600.0, MediaEvent::Seeked).ev(3610.0, MediaEvent::Playing);
+    p.ev(3600.0, MediaEvent::Seeked)
+        .ev(3610.0, MediaEvent::Playing);
     p.advance(3610.0, 4610.0);
     let m = p.end(4610.0);
     assert_eq!(m.rebuffer_count, 0, "{m:?}");
@@ -223,7 +230,8 @@ fn seek_while_playing_ends_when_the_playhead_moves_again() {
     // a later stall is a rebuffer again.
     p.advance(1900.0, 2900.0);
     p.el.ready_state = 2;
-    p.ev(2900.0, MediaEvent::Waiting).ev(3400.0, MediaEvent::Playing);
+    p.ev(2900.0, MediaEvent::Waiting)
+        .ev(3400.0, MediaEvent::Playing);
     p.advance(3400.0, 3650.0);
     let m = p.end(3650.0);
     assert_eq!(m.rebuffer_count, 1);
@@ -277,7 +285,8 @@ fn ended_then_replay_starts_a_new_view() {
     p.advance(820.0, 2820.0);
     p.el.ended = true;
     p.el.paused = true;
-    p.ev(2820.0, MediaEvent::Pause).ev(2821.0, MediaEvent::Ended);
+    p.ev(2820.0, MediaEvent::Pause)
+        .ev(2821.0, MediaEvent::Ended);
     let first = p.metrics();
     assert!(first.ended);
     assert!(!first.startup_invalid);
@@ -289,7 +298,9 @@ fn ended_then_replay_starts_a_new_view() {
     p.ev(5000.0, MediaEvent::Seeking);
     p.el.seeking = false;
     p.ev(5010.0, MediaEvent::Seeked);
-    p.play(5020.0).ev(5030.0, MediaEvent::Playing).ev(5050.0, MediaEvent::Frame);
+    p.play(5020.0)
+        .ev(5030.0, MediaEvent::Playing)
+        .ev(5050.0, MediaEvent::Frame);
     p.advance(5050.0, 6050.0);
     let second = p.end(6050.0);
     let ids = p.view_ids();
@@ -307,14 +318,25 @@ fn same_source_loadstart_does_not_split_a_view_but_a_new_source_does() {
     let mut p = Player::new();
     start_slowly(&mut p);
     p.advance(820.0, 1820.0);
-    p.ev(1900.0, MediaEvent::LoadStart { src: "a.webm".into() });
+    p.ev(
+        1900.0,
+        MediaEvent::LoadStart {
+            src: "a.webm".into(),
+        },
+    );
     assert_eq!(p.view_ids().len(), 1);
     // `video.src = b; video.play()`: emptied, then play, then loadstart.
     p.ev(2000.0, MediaEvent::Emptied);
     p.el.current_time = 0.0;
     p.play(2001.0);
-    p.ev(2010.0, MediaEvent::LoadStart { src: "b.webm".into() });
-    p.ev(2500.0, MediaEvent::Playing).ev(2520.0, MediaEvent::Frame);
+    p.ev(
+        2010.0,
+        MediaEvent::LoadStart {
+            src: "b.webm".into(),
+        },
+    );
+    p.ev(2500.0, MediaEvent::Playing)
+        .ev(2520.0, MediaEvent::Frame);
     let ids = p.view_ids();
     assert_eq!(ids.len(), 2, "{:?}", p.sent);
     let second = p.sent.iter().find(|b| b.view_id == ids[1]).unwrap();
@@ -327,7 +349,9 @@ fn pause_or_seek_before_first_frame_invalidates_startup() {
     let mut p = Player::new();
     p.play(0.0);
     p.pause(300.0);
-    p.play(900.0).ev(1000.0, MediaEvent::Playing).ev(1020.0, MediaEvent::Frame);
+    p.play(900.0)
+        .ev(1000.0, MediaEvent::Playing)
+        .ev(1020.0, MediaEvent::Frame);
     let m = p.metrics();
     assert!(m.first_frame);
     assert!(m.startup_invalid);
@@ -373,11 +397,19 @@ fn interval_beacons_only_while_something_changes() {
     });
     start_slowly(&mut p);
     p.advance(820.0, 3820.0);
-    let intervals = p.sent.iter().filter(|b| b.reason == Reason::Interval).count();
+    let intervals = p
+        .sent
+        .iter()
+        .filter(|b| b.reason == Reason::Interval)
+        .count();
     assert_eq!(intervals, 3);
     p.pause(3820.0);
     p.wait_until(30_000.0);
-    let after_pause = p.sent.iter().filter(|b| b.reason == Reason::Interval).count();
+    let after_pause = p
+        .sent
+        .iter()
+        .filter(|b| b.reason == Reason::Interval)
+        .count();
     assert_eq!(after_pause, 3, "nothing changes while paused");
     let seqs: Vec<u32> = p.sent.iter().map(|b| b.seq).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
@@ -402,7 +434,12 @@ fn an_idle_view_ends_after_the_timeout() {
 #[test]
 fn no_play_intent_no_view() {
     let mut p = Player::new();
-    p.ev(0.0, MediaEvent::LoadStart { src: "a.webm".into() });
+    p.ev(
+        0.0,
+        MediaEvent::LoadStart {
+            src: "a.webm".into(),
+        },
+    );
     p.ev(100.0, MediaEvent::TimeUpdate);
     let el = p.el;
     p.engine.end_view(200.0, &el);

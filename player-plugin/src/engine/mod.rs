@@ -151,8 +151,8 @@ impl Engine {
                 }
             }
             MediaEvent::Waiting | MediaEvent::Stalled => {
-                let stalled_for_data = matches!(event, MediaEvent::Waiting)
-                    || el.ready_state < HAVE_FUTURE_DATA;
+                let stalled_for_data =
+                    matches!(event, MediaEvent::Waiting) || el.ready_state < HAVE_FUTURE_DATA;
                 if let Some(v) = self.view.as_mut() {
                     if stalled_for_data && v.wants_playback(el) {
                         v.start_stall(now);
@@ -202,8 +202,7 @@ impl Engine {
             self.end_view(now, el);
             return;
         }
-        if !v.stall_open() && v.wants_playback(el) && now - v.last_progress_at >= cfg.watchdog_ms
-        {
+        if !v.stall_open() && v.wants_playback(el) && now - v.last_progress_at >= cfg.watchdog_ms {
             // The playhead has not moved since its last observed advance.
             let since = v.last_progress_at;
             v.start_stall(since);
@@ -354,11 +353,7 @@ impl Engine {
     /// the playhead beyond its start position marks the first frame.
     fn check_first_frame_fallback(&mut self, now: f64, el: &ElementState) {
         if let Some(v) = self.view.as_ref() {
-            if v.first_frame_at.is_none()
-                && v.error.is_none()
-                && !el.paused
-                && v.progressed
-            {
+            if v.first_frame_at.is_none() && v.error.is_none() && !el.paused && v.progressed {
                 self.first_frame(now);
             }
         }

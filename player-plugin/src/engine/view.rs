@@ -117,7 +117,11 @@ impl View {
         } else if moved_ms > 0.0 && !self.view_ended {
             // Playback resumed after a seek, or simply goes on.
             self.seeking = false;
-            let rate = if el.playback_rate > 0.0 { el.playback_rate } else { 1.0 };
+            let rate = if el.playback_rate > 0.0 {
+                el.playback_rate
+            } else {
+                1.0
+            };
             let media_wall_ms = moved_ms / rate;
             self.playing_ms += dt.min(media_wall_ms).min(cfg.playing_increment_cap_ms);
             if self.stall.is_some() {

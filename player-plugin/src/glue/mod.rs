@@ -152,12 +152,16 @@ impl Monitor {
 
     /// Sends the current state now.
     pub fn flush(&self) {
-        deliver(&self.inner, Via::Fetch, |i, now, el| i.engine.flush(now, el));
+        deliver(&self.inner, Via::Fetch, |i, now, el| {
+            i.engine.flush(now, el)
+        });
     }
 
     /// Ends the view, sends its final beacon and removes every listener and timer.
     pub fn destroy(&self) {
-        deliver(&self.inner, Via::Fetch, |i, now, el| i.engine.end_view(now, el));
+        deliver(&self.inner, Via::Fetch, |i, now, el| {
+            i.engine.end_view(now, el)
+        });
         let Ok(mut i) = self.inner.try_borrow_mut() else {
             return;
         };
@@ -172,7 +176,10 @@ impl Monitor {
         }
         let video = i.video.clone();
         drop(i);
-        MONITORS.with(|m| m.borrow_mut().retain(|(el, _)| !js_sys::Object::is(el, &video)));
+        MONITORS.with(|m| {
+            m.borrow_mut()
+                .retain(|(el, _)| !js_sys::Object::is(el, &video))
+        });
     }
 }
 
@@ -232,11 +239,7 @@ impl Inner {
 
 /// Runs `f` on the monitor with a fresh clock and element state, then sends what the
 /// engine queued, calling the page's hook after the borrow ends.
-fn deliver(
-    inner: &Rc<RefCell<Inner>>,
-    via: Via,
-    f: impl FnOnce(&mut Inner, f64, &ElementState),
-) {
+fn deliver(inner: &Rc<RefCell<Inner>>, via: Via, f: impl FnOnce(&mut Inner, f64, &ElementState)) {
     let sent = {
         let Ok(mut i) = inner.try_borrow_mut() else {
             return;
@@ -254,7 +257,9 @@ fn on_timer(weak: &Weak<RefCell<Inner>>) {
         if let Ok(mut i) = inner.try_borrow_mut() {
             i.timer = None;
         }
-        deliver(&inner, Via::Fetch, |i, now, el| i.engine.handle_timeout(now, el));
+        deliver(&inner, Via::Fetch, |i, now, el| {
+            i.engine.handle_timeout(now, el)
+        });
     }
 }
 
@@ -301,14 +306,18 @@ fn listen(
     if let Some(document) = window.document() {
         let weak = Rc::downgrade(inner);
         let doc = document.clone();
-        out.push(EventListener::new(&document, "visibilitychange", move |_| {
-            if doc.visibility_state() == web_sys::VisibilityState::Hidden {
-                if let Some(inner) = weak.upgrade() {
-                    // The tab may never come back: send what we have while we can.
-                    deliver(&inner, Via::Beacon, |i, now, el| i.engine.flush(now, el));
+        out.push(EventListener::new(
+            &document,
+            "visibilitychange",
+            move |_| {
+                if doc.visibility_state() == web_sys::VisibilityState::Hidden {
+                    if let Some(inner) = weak.upgrade() {
+                        // The tab may never come back: send what we have while we can.
+                        deliver(&inner, Via::Beacon, |i, now, el| i.engine.flush(now, el));
+                    }
                 }
-            }
-        }));
+            },
+        ));
     }
     out
 }

@@ -49,7 +49,11 @@ impl Transport {
 
     /// Builds one batch from `beacons` and sends it. Returns the body and the debug
     /// hook for the caller to invoke once it holds no borrow.
-    pub fn send(&self, beacons: Vec<Beacon>, via: Via) -> Option<(String, Option<js_sys::Function>)> {
+    pub fn send(
+        &self,
+        beacons: Vec<Beacon>,
+        via: Via,
+    ) -> Option<(String, Option<js_sys::Function>)> {
         if beacons.is_empty() {
             return None;
         }
@@ -101,7 +105,10 @@ pub fn random_u64() -> u64 {
 pub fn viewer_id() -> String {
     const KEY: &str = "vidpulse.viewer";
     let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
-    if let Some(id) = storage.as_ref().and_then(|s| s.get_item(KEY).ok().flatten()) {
+    if let Some(id) = storage
+        .as_ref()
+        .and_then(|s| s.get_item(KEY).ok().flatten())
+    {
         if !id.is_empty() && id.len() <= 64 {
             return id;
         }
