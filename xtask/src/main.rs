@@ -1,0 +1,88 @@
+//! `cargo xtask`: the project's build automation, in Rust instead of shell so it
+//! runs the same on a developer box and on CI.
+//!
+//! Every command is idempotent and can be run on its own; `demo` and `test` chain
+//! the steps they need (setup → plugin → clips → …).
+
+mod clips;
+mod demo;
+mod dist;
+mod plugin;
+mod setup;
+mod test;
+mod util;
+
+use anyhow::{bail, Result};
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [args]
+
+commands:
+  setup [--demo]   install missing prerequisites (wasm target, chromium, chromedriver,
+                   ffmpeg, binaryen, wasm-bindgen CLI); --demo: only what `demo` needs
+  plugin           build the wasm plugin into target/plugin-pkg (+ target/bench/plugin_size.json)
+  clips            generate the test media into target/media
+  demo [ARGS..]    setup, plugin, clips, then run the collector serving the demo page;
+                   ARGS are passed to the collector (e.g. --listen 0.0.0.0:8080)
+  test             setup, plugin, clips, then fmt, clippy, native tests, browser tests
+  dist             release collector binary + plugin package into dist/
+";
+
+fn main() {
+    if let Err(err) = real_main() {
+        eprintln!("xtask: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let cmd = args.next();
+    let rest: Vec<String> = args.collect();
+    util::ensure_cargo_bin_on_path();
+    match cmd.as_deref() {
+        Some("setup") => {
+            let level = match rest.as_slice() {
+                [] => setup::Level::All,
+                [flag] if flag == "--demo" => setup::Level::Demo,
+                _ => bail!("unexpected arguments to setup: {rest:?}\n\n{USAGE}"),
+            };
+            setup::run(&util::Workspace::locate()?, level).map(drop)
+        }
+        Some("plugin") => {
+            no_args("plugin", &rest)?;
+            let ws = util::Workspace::locate()?;
+            setup::run(&ws, setup::Level::Plugin)?;
+            plugin::build(&ws).map(drop)
+        }
+        Some("clips") => {
+            no_args("clips", &rest)?;
+            let ws = util::Workspace::locate()?;
+            setup::run(&ws, setup::Level::Clips)?;
+            clips::generate(&ws)
+        }
+        Some("demo") => demo::run(&rest),
+        Some("test") => {
+            no_args("test", &rest)?;
+            test::run()
+        }
+        Some("dist") => {
+            no_args("dist", &rest)?;
+            dist::run()
+        }
+        Some("help" | "-h" | "--help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
+        None => bail!("missing command\n\n{USAGE}"),
+    }
+}
+
+fn no_args(cmd: &str, rest: &[String]) -> Result<()> {
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        bail!("`{cmd}` takes no arguments, got {rest:?}\n\n{USAGE}")
+    }
+}

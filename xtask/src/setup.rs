@@ -1,0 +1,282 @@
+//! Prerequisites: makes a fresh Debian machine (running as root) able to build,
+//! demo and test vidpulse, and leaves an already-ready machine untouched.
+//!
+//! Anything that cannot be had is an error naming what to install; nothing is
+//! silently skipped, so a green CI run really exercised every step.
+
+use crate::util::{self, capture, find_in_path, Workspace};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// How much of the toolchain a command needs.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum Level {
+    /// Only ffmpeg (`cargo xtask clips`).
+    Clips,
+    /// wasm target, wasm-bindgen CLI, wasm-opt (`cargo xtask plugin`/`dist`).
+    Plugin,
+    /// Plugin + clips (`cargo xtask demo`).
+    Demo,
+    /// Everything, including the browser and its driver (`cargo xtask test`).
+    All,
+}
+
+impl Level {
+    fn needs_plugin(self) -> bool {
+        self != Level::Clips
+    }
+    fn needs_ffmpeg(self) -> bool {
+        matches!(self, Level::Clips | Level::Demo | Level::All)
+    }
+    fn needs_browser(self) -> bool {
+        self == Level::All
+    }
+}
+
+/// Resolved locations of the browser tools (only with [`Level::All`]).
+pub struct Tools {
+    pub chromium: Option<PathBuf>,
+    pub chromedriver: Option<PathBuf>,
+}
+
+/// Command → Debian package providing it.
+const APT_TOOLS: &[(&str, &str)] = &[
+    ("chromium", "chromium"),
+    ("chromedriver", "chromium-driver"),
+    ("ffmpeg", "ffmpeg"),
+    // Only to fetch binaryen from npm (see `BINARYEN_VERSION`).
+    ("node", "nodejs"),
+    ("npm", "npm"),
+];
+
+/// binaryen (wasm-opt) comes pinned from the npm registry, not from Debian:
+/// bookworm's binaryen 108 rewrites wasm-bindgen's exported externref table
+/// (`__wbindgen_externrefs`) to point at the funcref table, and the plugin then
+/// dies at init with "WebAssembly.Table.set(): Argument 1 is invalid for table".
+pub const BINARYEN_VERSION: &str = "132.0.0";
+
+pub fn run(ws: &Workspace, level: Level) -> Result<Tools> {
+    if level.needs_plugin() {
+        wasm_target()?;
+    }
+    if level == Level::All {
+        rust_components()?;
+    }
+    apt_tools(level)?;
+    if level.needs_plugin() {
+        binaryen(ws)?;
+        wasm_bindgen_cli(ws, level)?;
+    }
+    Ok(Tools {
+        chromium: find_in_path("chromium"),
+        chromedriver: find_in_path("chromedriver"),
+    })
+}
+
+fn wasm_target() -> Result<()> {
+    const TARGET: &str = "wasm32-unknown-unknown";
+    if find_in_path("rustup").is_none() {
+        // No rustup (e.g. distro rust): the target's std must already be there.
+        let sysroot = capture(Command::new("rustc").args(["--print", "sysroot"]))
+            .context("rustc not found")?;
+        let dir = Path::new(sysroot.trim()).join("lib/rustlib").join(TARGET);
+        if dir.is_dir() {
+            println!("setup: rust target {TARGET}: found (no rustup)");
+            return Ok(());
+        }
+        bail!("rust target {TARGET} is missing and rustup is not available to add it");
+    }
+    let installed = capture(Command::new("rustup").args(["target", "list", "--installed"]))
+        .context("`rustup target list --installed` failed")?;
+    if installed.lines().any(|l| l.trim() == TARGET) {
+        println!("setup: rust target {TARGET}: found");
+        return Ok(());
+    }
+    println!("setup: rust target {TARGET}: missing, installing");
+    util::run(Command::new("rustup").args(["target", "add", TARGET]))
+}
+
+/// `cargo xtask test` runs rustfmt and clippy.
+fn rust_components() -> Result<()> {
+    let mut missing = Vec::new();
+    for (sub, component) in [("fmt", "rustfmt"), ("clippy", "clippy")] {
+        if capture(Command::new(util::cargo()).args([sub, "--version"])).is_some() {
+            println!("setup: {component}: found");
+        } else {
+            missing.push(component);
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if find_in_path("rustup").is_none() {
+        bail!("missing rust components {missing:?} and no rustup to add them");
+    }
+    println!("setup: rust components {missing:?}: missing, installing");
+    util::run(
+        Command::new("rustup")
+            .args(["component", "add"])
+            .args(&missing),
+    )
+}
+
+fn apt_tools(level: Level) -> Result<()> {
+    let wanted: Vec<(&str, &str)> = APT_TOOLS
+        .iter()
+        .copied()
+        .filter(|(cmd, _)| match *cmd {
+            "ffmpeg" => level.needs_ffmpeg(),
+            "node" | "npm" => level.needs_plugin(),
+            _ => level.needs_browser(),
+        })
+        .collect();
+    let mut missing = Vec::new();
+    for &(cmd, pkg) in &wanted {
+        match find_in_path(cmd) {
+            Some(path) => println!("setup: {cmd}: found at {}", path.display()),
+            None => missing.push((cmd, pkg)),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let pkgs: Vec<&str> = missing.iter().map(|&(_, pkg)| pkg).collect();
+    let cmds: Vec<&str> = missing.iter().map(|&(cmd, _)| cmd).collect();
+    let is_root = capture(Command::new("id").arg("-u")).is_some_and(|uid| uid.trim() == "0");
+    if !is_root || find_in_path("apt-get").is_none() {
+        bail!(
+            "missing commands {cmds:?}; install the Debian packages `{}` \
+             (e.g. `sudo apt-get install {}`), or run as root on Debian so xtask can",
+            pkgs.join(" "),
+            pkgs.join(" ")
+        );
+    }
+    println!("setup: missing {cmds:?}: installing Debian packages {pkgs:?}");
+    util::run(Command::new("apt-get").arg("update"))?;
+    util::run(
+        Command::new("apt-get")
+            .args(["install", "-y"])
+            .args(&pkgs)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    for cmd in cmds {
+        match find_in_path(cmd) {
+            Some(path) => println!("setup: {cmd}: installed at {}", path.display()),
+            None => bail!("installed the packages, but `{cmd}` is still not on PATH"),
+        }
+    }
+    Ok(())
+}
+
+/// The exact `wasm-bindgen` version the workspace resolved (Cargo.lock): the CLI
+/// must match it byte for byte or the generated glue is rejected.
+pub fn locked_wasm_bindgen_version(root: &Path) -> Result<String> {
+    let lock = root.join("Cargo.lock");
+    let text =
+        std::fs::read_to_string(&lock).with_context(|| format!("reading {}", lock.display()))?;
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = \""))
+                .and_then(|v| v.strip_suffix('"'))
+            {
+                return Ok(v.to_string());
+            }
+        }
+    }
+    bail!("no `wasm-bindgen` package in {}", lock.display())
+}
+
+fn wasm_bindgen_cli(ws: &Workspace, level: Level) -> Result<()> {
+    let want = locked_wasm_bindgen_version(&ws.root)?;
+    let have = capture(Command::new("wasm-bindgen").arg("--version"));
+    let have_version = have
+        .as_deref()
+        .and_then(|s| s.split_whitespace().nth(1))
+        .map(str::to_string);
+    let runner = find_in_path("wasm-bindgen-test-runner");
+    if have_version.as_deref() == Some(want.as_str()) && runner.is_some() {
+        println!("setup: wasm-bindgen CLI {want}: found (with wasm-bindgen-test-runner)");
+        return Ok(());
+    }
+    let why = match (&have_version, &runner) {
+        (None, _) => "not installed".to_string(),
+        (Some(v), _) if *v != want => format!("version {v} installed"),
+        _ => "wasm-bindgen-test-runner missing".to_string(),
+    };
+    println!("setup: wasm-bindgen CLI {want}: {why}, installing (takes a few minutes)");
+    // No --locked: the registry index may lag behind the CLI's own lockfile.
+    util::run(Command::new(util::cargo()).args([
+        "install",
+        "wasm-bindgen-cli",
+        "--version",
+        &want,
+        "--force",
+    ]))?;
+    let have = capture(Command::new("wasm-bindgen").arg("--version")).unwrap_or_default();
+    if !have.contains(&want) {
+        bail!("installed wasm-bindgen-cli {want}, but `wasm-bindgen --version` says {have:?}");
+    }
+    if level == Level::All && find_in_path("wasm-bindgen-test-runner").is_none() {
+        bail!("wasm-bindgen-test-runner is not on PATH after installing wasm-bindgen-cli");
+    }
+    Ok(())
+}
+
+/// Where `binaryen` is installed from npm (inside the target dir, so `cargo
+/// clean` resets it like any other build output).
+fn binaryen_dir(ws: &Workspace) -> PathBuf {
+    ws.target
+        .join("tools")
+        .join(format!("binaryen-{BINARYEN_VERSION}"))
+}
+
+/// The pinned `wasm-opt` (a Node.js script in the npm package).
+pub fn wasm_opt(ws: &Workspace) -> PathBuf {
+    binaryen_dir(ws).join("node_modules/.bin/wasm-opt")
+}
+
+fn binaryen(ws: &Workspace) -> Result<()> {
+    let bin = wasm_opt(ws);
+    let major = BINARYEN_VERSION
+        .split('.')
+        .next()
+        .unwrap_or(BINARYEN_VERSION);
+    let have = capture(Command::new(&bin).arg("--version")).unwrap_or_default();
+    if have.contains(&format!("version {major}")) {
+        println!(
+            "setup: wasm-opt (binaryen {BINARYEN_VERSION}): found at {}",
+            bin.display()
+        );
+        return Ok(());
+    }
+    let dir = binaryen_dir(ws);
+    println!(
+        "setup: wasm-opt (binaryen {BINARYEN_VERSION}): missing, installing from npm into {}",
+        dir.display()
+    );
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    util::run(
+        Command::new("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--no-save",
+                "--prefix",
+            ])
+            .arg(&dir)
+            .arg(format!("binaryen@{BINARYEN_VERSION}")),
+    )?;
+    let have = capture(Command::new(&bin).arg("--version")).unwrap_or_default();
+    if !have.contains(&format!("version {major}")) {
+        bail!(
+            "installed binaryen@{BINARYEN_VERSION} from npm, but `{} --version` says {have:?}",
+            bin.display()
+        );
+    }
+    Ok(())
+}
