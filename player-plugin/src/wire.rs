@@ -46,8 +46,85 @@ pub struct Beacon {
     pub plugin_version: String,
     /// What was watched.
     pub video: VideoMeta,
+    /// Where and how it was watched.
+    #[serde(default)]
+    pub context: ViewContext,
     /// The view's metrics as of `at_ms`.
     pub metrics: ViewMetrics,
+    /// Notable events since the previous beacon of this view (stalls, seeks,
+    /// rendition changes, errors), for the view's timeline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<NotableEvent>,
+}
+
+/// The page and player a view happened in: dimensions to filter and group by.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct ViewContext {
+    /// `location.host` of the page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_host: Option<String>,
+    /// `location.pathname` of the page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_path: Option<String>,
+    /// Player name as the integration reports it (e.g. `hls.js`), else `html5`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub player_name: Option<String>,
+    /// Player version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub player_version: Option<String>,
+    /// The view was started by autoplay.
+    #[serde(default)]
+    pub autoplay: bool,
+    /// A/B experiment name given by the page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
+}
+
+/// A point or span on a view's timeline. `at_ms` counts from play intent.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NotableEvent {
+    /// A rebuffer (only those of at least the minimum length).
+    Stall {
+        /// Start.
+        at_ms: u64,
+        /// Length.
+        dur_ms: u64,
+    },
+    /// A seek (merged with seeks less than 2 s apart).
+    Seek {
+        /// Start.
+        at_ms: u64,
+        /// Latency: `seeking` to playback resuming.
+        dur_ms: u64,
+        /// Playhead before, ms of media time.
+        from_ms: u64,
+        /// Playhead after, ms of media time.
+        to_ms: u64,
+    },
+    /// The rendition changed (`resize`, or reported by the integration).
+    Rendition {
+        /// When.
+        at_ms: u64,
+        /// Intrinsic width.
+        width: u32,
+        /// Intrinsic height.
+        height: u32,
+        /// Bitrate in bit/s, when the player knows it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bitrate: Option<u64>,
+    },
+    /// An error, fatal or not.
+    Error {
+        /// When.
+        at_ms: u64,
+        /// `MediaError.code` or the integration's code.
+        code: u16,
+        /// Message.
+        message: String,
+        /// Whether it ended playback.
+        fatal: bool,
+    },
 }
 
 /// Why a beacon was sent.
@@ -80,9 +157,31 @@ pub struct VideoMeta {
     /// Human-readable title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// Series or show the content belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<String>,
+    /// Content duration (from the page, else the element), ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// On demand or live (from the element's `duration`: infinite is live).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_type: Option<StreamType>,
     /// The element's `currentSrc` when the view started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub src: Option<String>,
+    /// CDN as the integration reports it (else the collector uses the host of `src`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cdn: Option<String>,
+}
+
+/// On demand or live.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamType {
+    /// Finite duration.
+    OnDemand,
+    /// Infinite duration.
+    Live,
 }
 
 /// The metrics of one view, cumulative. Definitions: `METRICS.md` / the README.
@@ -114,6 +213,77 @@ pub struct ViewMetrics {
     /// Time the playhead actually advanced.
     #[serde(default)]
     pub playing_ms: u64,
+    /// Number of seeks (seeks less than 2 s apart count as one).
+    #[serde(default)]
+    pub seek_count: u32,
+    /// Total seek latency: `seeking` to playback resuming (or `seeked` when paused).
+    #[serde(default)]
+    pub seek_ms: u64,
+    /// Longest seek latency.
+    #[serde(default)]
+    pub seek_max_ms: u64,
+    /// Pauses by the viewer (not the one that comes with `ended`).
+    #[serde(default)]
+    pub pause_count: u32,
+    /// `ratechange` events.
+    #[serde(default)]
+    pub rate_changes: u32,
+    /// `volumechange` events (volume or mute).
+    #[serde(default)]
+    pub volume_changes: u32,
+    /// Time in fullscreen during the view.
+    #[serde(default)]
+    pub fullscreen_ms: u64,
+    /// Player init to the element first reaching `HAVE_FUTURE_DATA` (first view of
+    /// a player only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub player_startup_ms: Option<u64>,
+    /// Navigation start to player init (first view on a page only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_load_ms: Option<u64>,
+    /// Page load + player startup + video startup (first view on a page, autoplay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate_startup_ms: Option<u64>,
+    /// Furthest playhead position reached by playback, ms of media time.
+    #[serde(default)]
+    pub max_position_ms: u64,
+    /// Watched-position coverage: bit `i` set when bucket `i` of the content
+    /// timeline was played, as lowercase hex, bucket 0 in the lowest bit of the
+    /// last digit. `None` while the duration is unknown or infinite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<String>,
+    /// Number of coverage buckets (1 s each, at most 100 of equal length).
+    #[serde(default)]
+    pub coverage_buckets: u16,
+    /// `ended` fired or at least 95 % of the buckets were played.
+    #[serde(default)]
+    pub completed: bool,
+    /// Mean intrinsic video height, weighted by playing time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_height: Option<u32>,
+    /// Rendition changes after the first.
+    #[serde(default)]
+    pub rendition_changes: u32,
+    /// How far the displayed size exceeds the intrinsic size, mean over playing
+    /// time, per mille (0 when never upscaled).
+    #[serde(default)]
+    pub upscale_permille: u32,
+    /// How far the displayed size falls below the intrinsic size, mean over
+    /// playing time, per mille.
+    #[serde(default)]
+    pub downscale_permille: u32,
+    /// Largest upscale seen, per mille.
+    #[serde(default)]
+    pub max_upscale_permille: u32,
+    /// Frames dropped (`getVideoPlaybackQuality`).
+    #[serde(default)]
+    pub dropped_frames: u32,
+    /// Frames decoded or dropped in total (`getVideoPlaybackQuality`).
+    #[serde(default)]
+    pub total_frames: u32,
+    /// Media download throughput from Resource Timing, bit/s, when measurable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput_bps: Option<u64>,
     /// The fatal error that ended playback, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<PlaybackError>,

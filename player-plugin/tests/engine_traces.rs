@@ -21,7 +21,7 @@ impl Player {
         let video = VideoMeta {
             id: Some("clip-1".into()),
             title: Some("Clip 1".into()),
-            src: None,
+            ..VideoMeta::default()
         };
         let engine = Engine::new(cfg, 42, 1_700_000_000_000.0, video, Some("a.webm".into()));
         Player {

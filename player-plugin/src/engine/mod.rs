@@ -404,7 +404,9 @@ impl Engine {
             at_ms: (now - v.started_at).max(0.0) as u64,
             plugin_version: env!("CARGO_PKG_VERSION").to_string(),
             video: v.video.clone(),
+            context: Default::default(),
             metrics: metrics.clone(),
+            events: Vec::new(),
         };
         v.seq += 1;
         v.last_beacon_at = now;

@@ -189,6 +189,7 @@ impl View {
             error: self.error.clone(),
             ended: self.ended,
             view_ended: self.view_ended,
+            ..ViewMetrics::default()
         }
     }
 }

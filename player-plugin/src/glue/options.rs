@@ -65,7 +65,7 @@ impl Options {
             VideoMeta {
                 id: string(&video_obj, "id", "options.video.id")?,
                 title: string(&video_obj, "title", "options.video.title")?,
-                src: None,
+                ..VideoMeta::default()
             }
         } else {
             VideoMeta::default()
