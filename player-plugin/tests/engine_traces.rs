@@ -2,7 +2,7 @@
 //! story told as `(time, event, element state)` and the metrics it must produce.
 
 use vidpulse_plugin::engine::{Config, ElementState, Engine, MediaEvent};
-use vidpulse_plugin::wire::{Beacon, Reason, VideoMeta, ViewMetrics};
+use vidpulse_plugin::wire::{Beacon, NotableEvent, Reason, StreamType, VideoMeta, ViewMetrics};
 
 /// A scripted `<video>`: keeps the element state and the clock, feeds the engine.
 struct Player {
@@ -404,13 +404,17 @@ fn interval_beacons_only_while_something_changes() {
         .count();
     assert_eq!(intervals, 3);
     p.pause(3820.0);
+    // One heartbeat carries the pause itself, then nothing changes while paused.
+    p.wait_until(6_000.0);
+    let intervals = |p: &Player| {
+        p.sent
+            .iter()
+            .filter(|b| b.reason == Reason::Interval)
+            .count()
+    };
+    assert_eq!(intervals(&p), 4);
     p.wait_until(30_000.0);
-    let after_pause = p
-        .sent
-        .iter()
-        .filter(|b| b.reason == Reason::Interval)
-        .count();
-    assert_eq!(after_pause, 3, "nothing changes while paused");
+    assert_eq!(intervals(&p), 4, "nothing changes while paused");
     let seqs: Vec<u32> = p.sent.iter().map(|b| b.seq).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
 }
@@ -457,4 +461,187 @@ fn wire_json_roundtrips() {
     let back: Beacon = serde_json::from_str(&json).unwrap();
     assert_eq!(back, b);
     assert!(json.contains("\"reason\":\"first_frame\""), "{json}");
+}
+
+#[test]
+fn seeks_count_latency_and_merge_with_timeline_events() {
+    let mut p = Player::new();
+    p.el.duration = 30.0;
+    start_slowly(&mut p);
+    p.advance(820.0, 1820.0);
+    // Scrub: two seeks 500 ms apart merge into one.
+    for (t, to) in [(1820.0, 10.0), (2500.0, 15.0)] {
+        p.el.seeking = true;
+        p.el.current_time = to;
+        p.ev(t, MediaEvent::Seeking);
+        p.el.seeking = false;
+        p.ev(t + 100.0, MediaEvent::Seeked);
+        p.advance(t + 100.0, t + 350.0);
+    }
+    // The second seek resumed ~100 ms after `seeked` (at 2600) + the 250 ms tick.
+    let m = p.metrics();
+    assert_eq!(m.seek_count, 1, "{m:?}");
+    assert_eq!(m.seek_ms, 2600 - 1820);
+    // A seek well after is a second one; paused seeks end at `seeked`.
+    p.advance(2850.0, 6850.0);
+    p.pause(6850.0);
+    p.el.seeking = true;
+    p.el.current_time = 2.0;
+    p.ev(7000.0, MediaEvent::Seeking);
+    p.el.seeking = false;
+    p.ev(7400.0, MediaEvent::Seeked);
+    let m = p.end(8000.0);
+    assert_eq!(m.seek_count, 2);
+    assert_eq!(m.seek_ms, 780 + 400);
+    assert_eq!(m.seek_max_ms, 780);
+    assert_eq!(m.pause_count, 1);
+    let seeks: Vec<(u64, u64, u64, u64)> = p
+        .sent
+        .iter()
+        .flat_map(|b| b.events.iter())
+        .filter_map(|e| match e {
+            NotableEvent::Seek {
+                at_ms,
+                dur_ms,
+                from_ms,
+                to_ms,
+            } => Some((*at_ms, *dur_ms, *from_ms, *to_ms)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seeks, [(1820, 780, 1000, 15000), (7000, 400, 19250, 2000)]);
+}
+
+#[test]
+fn coverage_max_position_and_completion() {
+    let mut p = Player::new();
+    p.el.duration = 10.0;
+    start_slowly(&mut p);
+    p.advance(820.0, 5820.0);
+    let m = p.metrics();
+    assert_eq!(m.coverage_buckets, 10);
+    assert_eq!(m.coverage.as_deref(), Some("01f"));
+    assert_eq!(m.max_position_ms, 5000);
+    assert!(!m.completed);
+    p.advance(5820.0, 10_820.0);
+    assert!(p.metrics().completed, "95 % covered");
+    assert_eq!(p.sent[0].video.stream_type, Some(StreamType::OnDemand));
+    assert_eq!(p.sent.last().unwrap().video.duration_ms, Some(10_000));
+}
+
+#[test]
+fn player_page_and_aggregate_startup_on_the_first_autoplay_view() {
+    let mut p = Player::with_config(Config {
+        player_init_at: Some(300.0),
+        page_load_ms: Some(300.0),
+        autoplay: true,
+        ..Config::default()
+    });
+    p.play(400.0);
+    p.ev(900.0, MediaEvent::CanPlay)
+        .ev(910.0, MediaEvent::Playing);
+    p.ev(950.0, MediaEvent::Frame);
+    let m = p.metrics();
+    assert_eq!(m.player_startup_ms, Some(600));
+    assert_eq!(m.page_load_ms, Some(300));
+    assert_eq!(m.startup_ms, Some(550));
+    assert_eq!(m.aggregate_startup_ms, Some(300 + 600 + 550));
+    assert!(p.sent[0].context.autoplay);
+    // The next view on the same player carries none of them.
+    p.advance(950.0, 1950.0);
+    p.el.ended = true;
+    p.el.paused = true;
+    p.ev(1950.0, MediaEvent::Ended);
+    p.el.ended = false;
+    p.play(3000.0).ev(3100.0, MediaEvent::Frame);
+    let m = p.metrics();
+    assert_eq!(m.player_startup_ms, None);
+    assert_eq!(m.page_load_ms, None);
+    assert_eq!(m.aggregate_startup_ms, None);
+    assert!(!p.sent.last().unwrap().context.autoplay);
+}
+
+#[test]
+fn renditions_scaling_frames_and_small_counters() {
+    let mut p = Player::new();
+    p.ev(
+        0.0,
+        MediaEvent::Rendition {
+            width: 640,
+            height: 360,
+            bitrate: None,
+        },
+    );
+    p.ev(
+        0.0,
+        MediaEvent::DisplaySize {
+            width: 1280.0,
+            height: 720.0,
+        },
+    );
+    start_slowly(&mut p);
+    p.engine.set_frame_counts(5, 100);
+    p.advance(820.0, 1820.0);
+    p.ev(
+        1820.0,
+        MediaEvent::Rendition {
+            width: 1280,
+            height: 720,
+            bitrate: Some(2_500_000),
+        },
+    );
+    p.advance(1820.0, 2820.0);
+    p.engine.set_frame_counts(8, 160);
+    p.ev(2820.0, MediaEvent::RateChange)
+        .ev(2820.0, MediaEvent::VolumeChange)
+        .ev(2820.0, MediaEvent::Fullscreen { on: true });
+    p.advance(2820.0, 3820.0);
+    p.ev(3820.0, MediaEvent::Fullscreen { on: false });
+    let m = p.end(3820.0);
+    assert_eq!(m.mean_height, Some((360 * 1000 + 720 * 2000) / 3000));
+    assert_eq!(m.rendition_changes, 1);
+    assert_eq!(m.upscale_permille, 333, "2x for 1 s of 3 s");
+    assert_eq!(m.max_upscale_permille, 1000);
+    assert_eq!((m.dropped_frames, m.total_frames), (3, 60));
+    assert_eq!((m.rate_changes, m.volume_changes), (1, 1));
+    assert_eq!(m.fullscreen_ms, 1000);
+    let renditions = p
+        .sent
+        .iter()
+        .flat_map(|b| b.events.iter())
+        .filter(|e| matches!(e, NotableEvent::Rendition { .. }))
+        .count();
+    assert_eq!(renditions, 1, "the change during the view");
+}
+
+#[test]
+fn stalls_and_errors_go_on_the_timeline() {
+    let mut p = Player::new();
+    start_slowly(&mut p);
+    p.advance(820.0, 2070.0);
+    p.ev(2070.0, MediaEvent::Waiting)
+        .ev(3070.0, MediaEvent::Playing);
+    p.ev(
+        3100.0,
+        MediaEvent::Error {
+            code: 3,
+            message: "decode".into(),
+        },
+    );
+    let events: Vec<NotableEvent> = p.sent.iter().flat_map(|b| b.events.clone()).collect();
+    assert_eq!(
+        events,
+        [
+            NotableEvent::Stall {
+                at_ms: 2070,
+                dur_ms: 1000
+            },
+            NotableEvent::Error {
+                at_ms: 3100,
+                code: 3,
+                message: "decode".into(),
+                fatal: true
+            }
+        ]
+    );
 }

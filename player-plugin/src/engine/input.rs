@@ -45,6 +45,34 @@ pub enum MediaEvent {
     },
     /// A video frame was presented (`requestVideoFrameCallback`).
     Frame,
+    /// `canplay`: the element reached `HAVE_FUTURE_DATA`.
+    CanPlay,
+    /// `ratechange`.
+    RateChange,
+    /// `volumechange` (volume or mute).
+    VolumeChange,
+    /// `resize`, or a rendition the integration reported: the intrinsic size.
+    Rendition {
+        /// `videoWidth`.
+        width: u32,
+        /// `videoHeight`.
+        height: u32,
+        /// Bitrate in bit/s when the player knows it.
+        #[serde(default)]
+        bitrate: Option<u64>,
+    },
+    /// The displayed box changed: CSS pixels × devicePixelRatio.
+    DisplaySize {
+        /// Width in device pixels.
+        width: f64,
+        /// Height in device pixels.
+        height: f64,
+    },
+    /// The element entered (`true`) or left fullscreen.
+    Fullscreen {
+        /// In fullscreen now.
+        on: bool,
+    },
     /// `pagehide`: the page is going away (or into the back/forward cache).
     PageHide,
 }
@@ -64,6 +92,13 @@ pub struct ElementState {
     pub ready_state: u8,
     /// `playbackRate`.
     pub playback_rate: f64,
+    /// `duration`, seconds: NaN while unknown, infinite for live streams.
+    #[serde(default = "nan")]
+    pub duration: f64,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 impl Default for ElementState {
@@ -75,6 +110,7 @@ impl Default for ElementState {
             ended: false,
             ready_state: 0,
             playback_rate: 1.0,
+            duration: f64::NAN,
         }
     }
 }

@@ -10,17 +10,22 @@
 //! View lifecycle, startup, rebuffering, watch and playing time follow
 //! `METRICS.md`; the README lists the rules as implemented.
 
+mod coverage;
 mod ids;
 mod input;
+mod quality;
+mod seek;
 mod view;
 
 use std::collections::VecDeque;
 
 pub use input::{ElementState, MediaEvent, HAVE_FUTURE_DATA};
 
-use crate::wire::{Beacon, PlaybackError, Reason, VideoMeta, ViewMetrics};
+use crate::wire::{
+    Beacon, NotableEvent, PlaybackError, Reason, StreamType, VideoMeta, ViewContext, ViewMetrics,
+};
 use ids::IdGen;
-use view::View;
+use view::{ms, StartupExtras, View};
 
 /// Tunables of the engine. Every limit is named here; the defaults are
 /// `METRICS.md`'s.
@@ -37,6 +42,18 @@ pub struct Config {
     pub playing_increment_cap_ms: f64,
     /// A view without playback activity for this long ends (ms).
     pub idle_timeout_ms: f64,
+    /// Seeks starting less than this after the previous one ended merge (ms).
+    pub seek_merge_ms: f64,
+    /// Share of the timeline watched that makes a view "completed".
+    pub completed_fraction: f64,
+    /// Player init (`performance.now()` ms): the `playerInitTime` option or when
+    /// `monitor()` ran. `None` when the element was already loaded before then,
+    /// so player startup cannot be measured.
+    pub player_init_at: Option<f64>,
+    /// Navigation start to player init, given only to the first player on a page.
+    pub page_load_ms: Option<f64>,
+    /// The element autoplays: its first view counts as autoplay-initiated.
+    pub autoplay: bool,
 }
 
 impl Default for Config {
@@ -47,6 +64,11 @@ impl Default for Config {
             watchdog_ms: 1_000.0,
             playing_increment_cap_ms: 1_000.0,
             idle_timeout_ms: 60.0 * 60.0 * 1000.0,
+            seek_merge_ms: 2_000.0,
+            completed_fraction: 0.95,
+            player_init_at: None,
+            page_load_ms: None,
+            autoplay: false,
         }
     }
 }
@@ -59,6 +81,17 @@ pub struct Engine {
     /// `performance.timeOrigin`: turns monotonic time into calendar time.
     time_origin_ms: f64,
     video: VideoMeta,
+    context: ViewContext,
+    /// Player init to first `canplay`, once known.
+    player_startup_ms: Option<f64>,
+    /// Views started so far by this engine.
+    views_started: u32,
+    /// The element's last known `duration`.
+    duration: f64,
+    /// The element's last known intrinsic size, for views that start later.
+    rendition: Option<(u32, u32)>,
+    /// The element's last known displayed size.
+    display: Option<(f64, f64)>,
     /// The element's `currentSrc` as of the last `loadstart`.
     src: Option<String>,
     /// `emptied` seen and its `loadstart` not yet: a play intent now belongs to the
@@ -98,6 +131,12 @@ impl Engine {
             ids: IdGen::new(seed),
             time_origin_ms,
             video,
+            context: ViewContext::default(),
+            player_startup_ms: None,
+            views_started: 0,
+            duration: f64::NAN,
+            rendition: None,
+            display: None,
             src: src.filter(|s| !s.is_empty()),
             reloading: false,
             pending_play_at: None,
@@ -131,6 +170,9 @@ impl Engine {
         if let Some(v) = self.view.as_mut() {
             v.advance(now, el, &cfg);
         }
+        if el.duration.is_finite() || el.duration.is_infinite() {
+            self.duration = el.duration;
+        }
         match event {
             MediaEvent::Emptied => self.reloading = true,
             MediaEvent::LoadStart { src } => self.on_load_start(now, src, el),
@@ -141,12 +183,15 @@ impl Engine {
                     v.end_stall(now, &cfg);
                     v.paused = true;
                     // The pause that comes with reaching the end is not the viewer's.
-                    if v.first_frame_at.is_none() && !el.ended {
-                        v.startup_invalid = true;
+                    if !el.ended {
+                        v.pause_count += 1;
+                        if v.first_frame_at.is_none() {
+                            v.startup_invalid = true;
+                        }
                     }
-                    if v.seeking {
-                        // A paused seek ends at `seeked`; one already past it ends now.
-                        v.seeking = el.seeking;
+                    if v.seeking() && !el.seeking {
+                        // Past `seeked` already: a paused seek is over.
+                        v.end_seek(now, el);
                     }
                 }
             }
@@ -162,8 +207,7 @@ impl Engine {
             MediaEvent::Seeking => {
                 if let Some(v) = self.view.as_mut() {
                     v.end_stall(now, &cfg);
-                    v.seeking = true;
-                    v.last_activity_at = now;
+                    v.start_seek(now, &cfg);
                     if v.first_frame_at.is_none() {
                         v.startup_invalid = true;
                     }
@@ -174,16 +218,70 @@ impl Engine {
                 if let Some(v) = self.view.as_mut() {
                     v.rebase_position(el);
                     if v.paused {
-                        v.seeking = false;
+                        v.end_seek(now, el);
                     }
                 }
             }
             MediaEvent::TimeUpdate | MediaEvent::Frame => self.on_progress_hint(now, &event, el),
+            MediaEvent::CanPlay => {
+                if self.player_startup_ms.is_none() {
+                    if let Some(init) = cfg.player_init_at {
+                        let d = (now - init).max(0.0);
+                        self.player_startup_ms = Some(d);
+                        if let Some(v) = self.view.as_mut() {
+                            if v.extras.first_of_player {
+                                v.extras.player_startup_ms = Some(d);
+                            }
+                        }
+                    }
+                }
+            }
+            MediaEvent::RateChange => {
+                if let Some(v) = self.view.as_mut() {
+                    v.rate_changes += 1;
+                }
+            }
+            MediaEvent::VolumeChange => {
+                if let Some(v) = self.view.as_mut() {
+                    v.volume_changes += 1;
+                }
+            }
+            MediaEvent::Rendition {
+                width,
+                height,
+                bitrate,
+            } => {
+                self.rendition = Some((width, height));
+                if let Some(v) = self.view.as_mut() {
+                    if v.quality.rendition(width, height) {
+                        let at_ms = ms(now - v.started_at);
+                        v.push_event(NotableEvent::Rendition {
+                            at_ms,
+                            width,
+                            height,
+                            bitrate,
+                        });
+                    }
+                }
+            }
+            MediaEvent::DisplaySize { width, height } => {
+                self.display = Some((width, height));
+                if let Some(v) = self.view.as_mut() {
+                    v.quality.display(width, height);
+                }
+            }
+            MediaEvent::Fullscreen { on } => {
+                if let Some(v) = self.view.as_mut() {
+                    v.set_fullscreen(on, now);
+                }
+            }
             MediaEvent::Ended => {
                 if let Some(v) = self.view.as_mut() {
                     v.end_stall(now, &cfg);
+                    if v.seeking() {
+                        v.end_seek(now, el);
+                    }
                     v.ended = true;
-                    v.seeking = false;
                 }
                 self.emit(now, Reason::Ended);
             }
@@ -242,8 +340,7 @@ impl Engine {
         let cfg = self.cfg.clone();
         if let Some(v) = self.view.as_mut() {
             v.advance(now, el, &cfg);
-            v.end_stall(now, &cfg);
-            v.view_ended = true;
+            v.close(now, &cfg);
         }
         self.emit(now, Reason::ViewEnd);
         if let Some(v) = self.view.take() {
@@ -254,6 +351,27 @@ impl Engine {
     /// Replaces the content metadata; applies to views that start from now on.
     pub fn set_video(&mut self, video: VideoMeta) {
         self.video = video;
+    }
+
+    /// Sets the page and player context; applies to views that start from now on.
+    pub fn set_context(&mut self, context: ViewContext) {
+        self.context = context;
+    }
+
+    /// The element's cumulative frame counters (`getVideoPlaybackQuality()`).
+    pub fn set_frame_counts(&mut self, dropped: u32, total: u32) {
+        if let Some(v) = self.view.as_mut() {
+            v.set_frames(dropped, total);
+        }
+    }
+
+    /// Media download throughput measured by the glue (Resource Timing), bit/s.
+    pub fn set_throughput(&mut self, bps: f64) {
+        if let Some(v) = self.view.as_mut() {
+            if bps.is_finite() && bps > 0.0 {
+                v.throughput_bps = Some(bps);
+            }
+        }
     }
 
     /// The next beacon to send, oldest first.
@@ -327,8 +445,8 @@ impl Engine {
         if let Some(v) = self.view.as_mut() {
             // Playback resumes: a stall or a seek in progress is over.
             v.end_stall(now, &cfg);
-            if v.seeking && !el.seeking {
-                v.seeking = false;
+            if v.seeking() && !el.seeking {
+                v.end_seek(now, el);
             }
             v.paused = false;
             v.last_progress_at = now;
@@ -375,6 +493,13 @@ impl Engine {
             return;
         }
         v.end_stall(now, &cfg);
+        let at_ms = ms(now - v.started_at);
+        v.push_event(NotableEvent::Error {
+            at_ms,
+            code,
+            message: message.clone(),
+            fatal: true,
+        });
         v.error = Some(PlaybackError {
             code,
             message,
@@ -387,7 +512,27 @@ impl Engine {
         let mut video = self.video.clone();
         video.src = self.src.clone();
         let id = self.ids.view_id();
-        self.view = Some(View::new(id, video, now, el));
+        let mut v = View::new(id, video, now, el);
+        let first = self.views_started == 0;
+        self.views_started += 1;
+        let autoplay = first && self.cfg.autoplay;
+        v.context = ViewContext {
+            autoplay,
+            ..self.context.clone()
+        };
+        v.extras = StartupExtras {
+            player_startup_ms: self.player_startup_ms.filter(|_| first),
+            page_load_ms: self.cfg.page_load_ms.filter(|_| first),
+            aggregate: autoplay && self.cfg.page_load_ms.is_some(),
+            first_of_player: first,
+        };
+        if let Some((w, h)) = self.rendition {
+            v.quality.rendition(w, h);
+        }
+        if let Some((w, h)) = self.display {
+            v.quality.display(w, h);
+        }
+        self.view = Some(v);
         self.emit(now, Reason::ViewStart);
     }
 
@@ -396,6 +541,17 @@ impl Engine {
         let cfg = &self.cfg;
         let Some(v) = self.view.as_mut() else { return };
         let metrics = v.metrics(now, cfg);
+        // The element knows duration and stream type when the page did not say.
+        if v.video.duration_ms.is_none() && self.duration.is_finite() && self.duration > 0.0 {
+            v.video.duration_ms = Some(ms(self.duration * 1000.0));
+        }
+        if v.video.stream_type.is_none() && !self.duration.is_nan() {
+            v.video.stream_type = Some(if self.duration.is_infinite() {
+                StreamType::Live
+            } else {
+                StreamType::OnDemand
+            });
+        }
         let beacon = Beacon {
             view_id: v.id.clone(),
             seq: v.seq,
@@ -404,9 +560,9 @@ impl Engine {
             at_ms: (now - v.started_at).max(0.0) as u64,
             plugin_version: env!("CARGO_PKG_VERSION").to_string(),
             video: v.video.clone(),
-            context: Default::default(),
+            context: v.context.clone(),
             metrics: metrics.clone(),
-            events: Vec::new(),
+            events: std::mem::take(&mut v.events),
         };
         v.seq += 1;
         v.last_beacon_at = now;

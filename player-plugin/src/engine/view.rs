@@ -6,37 +6,52 @@
 //! state the view was in during that interval. Only then does the event change the
 //! state. This keeps every total a pure function of the timestamped inputs.
 
+use super::coverage::Coverage;
 use super::input::ElementState;
+use super::quality::Quality;
+use super::seek::{Seek, Seeks};
 use super::Config;
-use crate::wire::{PlaybackError, VideoMeta, ViewMetrics};
+use crate::wire::{NotableEvent, PlaybackError, VideoMeta, ViewContext, ViewMetrics};
 
-/// An open stall: the playhead stopped while the viewer wanted playback.
-#[derive(Debug, Clone, Copy)]
-struct Stall {
-    start: f64,
+/// Most timeline events held for one beacon; later ones are dropped (the totals
+/// still count them).
+pub const MAX_PENDING_EVENTS: usize = 64;
+
+/// Startup figures that belong to the player or page, reported on a view.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct StartupExtras {
+    pub player_startup_ms: Option<f64>,
+    pub page_load_ms: Option<f64>,
+    /// First view on the page and started by autoplay: report the aggregate.
+    pub aggregate: bool,
+    /// The player's first view: player startup belongs to it.
+    pub first_of_player: bool,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct View {
     pub id: String,
     pub video: VideoMeta,
+    pub context: ViewContext,
     /// Play intent, `performance.now()` milliseconds.
     pub started_at: f64,
+    pub extras: StartupExtras,
 
     // State during the interval since `last_ts`.
     pub paused: bool,
-    /// A seek is in progress: from `seeking` until playback resumes (or `seeked`
-    /// when paused).
-    pub seeking: bool,
     /// `ended` fired.
     pub ended: bool,
     pub first_frame_at: Option<f64>,
     pub startup_invalid: bool,
-    stall: Option<Stall>,
+    stall_start: Option<f64>,
+    pub seeks: Seeks,
+    fullscreen_since: Option<f64>,
 
     // Observation bookkeeping.
     last_ts: f64,
     last_pos: f64,
+    /// `last_pos` before the latest advance: where a seek jumped from.
+    prev_pos: f64,
     /// Last time the playhead was seen advancing, or playback (re)started.
     pub last_progress_at: f64,
     /// Last sign of life (progress, play, seek): for the idle timeout.
@@ -50,10 +65,21 @@ pub(crate) struct View {
     rebuffer_count: u32,
     rebuffer_ms: f64,
     rebuffer_max_ms: f64,
+    fullscreen_ms: f64,
+    pub pause_count: u32,
+    pub rate_changes: u32,
+    pub volume_changes: u32,
+    pub coverage: Coverage,
+    pub quality: Quality,
+    /// Element frame counters (dropped, total) when the view started, and now.
+    frames_base: Option<(u32, u32)>,
+    frames_now: (u32, u32),
+    pub throughput_bps: Option<f64>,
     pub error: Option<PlaybackError>,
     pub view_ended: bool,
 
     // Delivery.
+    pub events: Vec<NotableEvent>,
     pub seq: u32,
     pub last_beacon_at: f64,
     pub last_sent: Option<ViewMetrics>,
@@ -64,15 +90,19 @@ impl View {
         View {
             id,
             video,
+            context: ViewContext::default(),
             started_at: now,
+            extras: StartupExtras::default(),
             paused: false,
-            seeking: el.seeking,
             ended: false,
             first_frame_at: None,
             startup_invalid: false,
-            stall: None,
+            stall_start: None,
+            seeks: Seeks::default(),
+            fullscreen_since: None,
             last_ts: now,
             last_pos: el.current_time,
+            prev_pos: el.current_time,
             last_progress_at: now,
             last_activity_at: now,
             progressed: false,
@@ -81,19 +111,44 @@ impl View {
             rebuffer_count: 0,
             rebuffer_ms: 0.0,
             rebuffer_max_ms: 0.0,
+            fullscreen_ms: 0.0,
+            pause_count: 0,
+            rate_changes: 0,
+            volume_changes: 0,
+            coverage: Coverage::default(),
+            quality: Quality::default(),
+            frames_base: None,
+            frames_now: (0, 0),
+            throughput_bps: None,
             error: None,
             view_ended: false,
+            events: Vec::new(),
             seq: 0,
             last_beacon_at: now,
             last_sent: None,
         }
     }
 
+    /// Milliseconds since play intent, for timeline events.
+    fn rel(&self, at: f64) -> u64 {
+        ms(at - self.started_at)
+    }
+
+    pub fn push_event(&mut self, e: NotableEvent) {
+        if self.events.len() < MAX_PENDING_EVENTS {
+            self.events.push(e);
+        }
+    }
+
+    pub fn seeking(&self) -> bool {
+        self.seeks.in_progress()
+    }
+
     /// The viewer wants the playhead to move and nothing explains why it would not.
     pub fn wants_playback(&self, el: &ElementState) -> bool {
         self.first_frame_at.is_some()
             && !self.paused
-            && !self.seeking
+            && !self.seeking()
             && !self.ended
             && !self.view_ended
             && self.error.is_none()
@@ -101,7 +156,7 @@ impl View {
     }
 
     pub fn stall_open(&self) -> bool {
-        self.stall.is_some()
+        self.stall_start.is_some()
     }
 
     /// Charges the interval `(last_ts, now]` and looks at the playhead.
@@ -110,29 +165,41 @@ impl View {
         if !self.paused && !self.ended && !self.view_ended {
             self.watch_ms += dt;
         }
+        if let Some(since) = self.fullscreen_since {
+            self.fullscreen_ms += (now - since.max(self.last_ts)).max(0.0);
+        }
         let moved_ms = (el.current_time - self.last_pos) * 1000.0;
         self.progressed = false;
-        if el.seeking || (self.seeking && moved_ms <= 0.0) {
+        if el.seeking || (self.seeking() && moved_ms <= 0.0) {
             // A jump, not playback; or a seek waiting for playback to resume.
         } else if moved_ms > 0.0 && !self.view_ended {
-            // Playback resumed after a seek, or simply goes on.
-            self.seeking = false;
             let rate = if el.playback_rate > 0.0 {
                 el.playback_rate
             } else {
                 1.0
             };
             let media_wall_ms = moved_ms / rate;
-            self.playing_ms += dt.min(media_wall_ms).min(cfg.playing_increment_cap_ms);
-            if self.stall.is_some() {
-                // The playhead resumed somewhere in the interval: about
-                // `media_wall_ms` before now.
-                self.end_stall((now - media_wall_ms).max(self.last_ts), cfg);
+            // Playback resumed about `media_wall_ms` before now.
+            let resumed_at = (now - media_wall_ms).max(self.last_ts);
+            if self.seeking() {
+                self.seeks.end(resumed_at, self.last_pos);
             }
+            if self.stall_start.is_some() {
+                self.end_stall(resumed_at, cfg);
+            }
+            let inc = dt.min(media_wall_ms).min(cfg.playing_increment_cap_ms);
+            self.playing_ms += inc;
+            self.quality.playing(inc);
+            self.coverage
+                .played(self.last_pos, el.current_time, el.duration);
             self.last_progress_at = now;
             self.last_activity_at = now;
             self.progressed = true;
         }
+        if let Some(s) = self.seeks.settle(now, cfg.seek_merge_ms, false) {
+            self.push_seek(s);
+        }
+        self.prev_pos = self.last_pos;
         self.last_pos = el.current_time;
         self.last_ts = now;
     }
@@ -142,22 +209,82 @@ impl View {
         self.last_pos = el.current_time;
     }
 
+    /// `seeking`: a seek starts (or continues a recent one).
+    pub fn start_seek(&mut self, now: f64, cfg: &Config) {
+        if let Some(s) = self.seeks.start(now, self.prev_pos, cfg.seek_merge_ms) {
+            self.push_seek(s);
+        }
+        self.last_activity_at = now;
+    }
+
+    /// The seek is over at `at` (paused seek: `seeked`; resumed: `playing`).
+    pub fn end_seek(&mut self, at: f64, el: &ElementState) {
+        self.seeks.end(at, el.current_time);
+    }
+
+    fn push_seek(&mut self, s: Seek) {
+        let e = NotableEvent::Seek {
+            at_ms: self.rel(s.start),
+            dur_ms: ms(s.end - s.start),
+            from_ms: ms(s.from_pos * 1000.0),
+            to_ms: ms(s.to_pos * 1000.0),
+        };
+        self.push_event(e);
+    }
+
     pub fn start_stall(&mut self, at: f64) {
-        if self.stall.is_none() {
-            self.stall = Some(Stall { start: at });
+        if self.stall_start.is_none() {
+            self.stall_start = Some(at);
         }
     }
 
     /// Closes an open stall at `at`; stalls shorter than the minimum are dropped.
     pub fn end_stall(&mut self, at: f64, cfg: &Config) {
-        if let Some(stall) = self.stall.take() {
-            let d = (at - stall.start).max(0.0);
+        if let Some(start) = self.stall_start.take() {
+            let d = (at - start).max(0.0);
             if d >= cfg.rebuffer_min_ms {
                 self.rebuffer_count += 1;
                 self.rebuffer_ms += d;
                 self.rebuffer_max_ms = self.rebuffer_max_ms.max(d);
+                let e = NotableEvent::Stall {
+                    at_ms: self.rel(start),
+                    dur_ms: ms(d),
+                };
+                self.push_event(e);
             }
         }
+    }
+
+    pub fn set_fullscreen(&mut self, on: bool, now: f64) {
+        match (on, self.fullscreen_since) {
+            (true, None) => self.fullscreen_since = Some(now),
+            (false, Some(since)) => {
+                self.fullscreen_ms += (now - since.max(self.last_ts)).max(0.0);
+                self.fullscreen_since = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// The element's cumulative frame counters; the view reports its own share.
+    pub fn set_frames(&mut self, dropped: u32, total: u32) {
+        match self.frames_base {
+            // Counters restart when the element loads a new source.
+            Some((_, t)) if total < t => self.frames_base = Some((0, 0)),
+            None => self.frames_base = Some((dropped, total)),
+            _ => {}
+        }
+        self.frames_now = (dropped, total);
+    }
+
+    /// Ends everything still open, for the view's final snapshot.
+    pub fn close(&mut self, now: f64, cfg: &Config) {
+        self.end_stall(now, cfg);
+        self.set_fullscreen(false, now);
+        if let Some(s) = self.seeks.settle(now, cfg.seek_merge_ms, true) {
+            self.push_seek(s);
+        }
+        self.view_ended = true;
     }
 
     /// The metrics as of `now` (the view must have been advanced to `now`). An open
@@ -166,19 +293,29 @@ impl View {
     pub fn metrics(&self, now: f64, cfg: &Config) -> ViewMetrics {
         let (mut count, mut total, mut max) =
             (self.rebuffer_count, self.rebuffer_ms, self.rebuffer_max_ms);
-        if let Some(stall) = self.stall {
-            let d = (now - stall.start).max(0.0);
+        if let Some(start) = self.stall_start {
+            let d = (now - start).max(0.0);
             if d >= cfg.rebuffer_min_ms {
                 count += 1;
                 total += d;
                 max = max.max(d);
             }
         }
+        let (seek_count, seek_total, seek_max) = self.seeks.totals(now);
+        let startup_ms = match (self.first_frame_at, self.startup_invalid) {
+            (Some(at), false) => Some(at - self.started_at),
+            _ => None,
+        };
+        let x = self.extras;
+        let aggregate = match (x.aggregate, x.page_load_ms, x.player_startup_ms, startup_ms) {
+            (true, Some(page), Some(player), Some(video)) => Some(ms(page + player + video)),
+            _ => None,
+        };
+        let (up, down, max_up) = self.quality.scaling_permille();
+        let (base_dropped, base_total) = self.frames_base.unwrap_or((0, 0));
+        let completed = self.ended || self.coverage.fraction() >= cfg.completed_fraction;
         ViewMetrics {
-            startup_ms: match (self.first_frame_at, self.startup_invalid) {
-                (Some(at), false) => Some(ms(at - self.started_at)),
-                _ => None,
-            },
+            startup_ms: startup_ms.map(ms),
             startup_invalid: self.startup_invalid,
             first_frame: self.first_frame_at.is_some(),
             rebuffer_count: count,
@@ -186,16 +323,38 @@ impl View {
             rebuffer_max_ms: ms(max),
             watch_ms: ms(self.watch_ms),
             playing_ms: ms(self.playing_ms),
+            seek_count,
+            seek_ms: ms(seek_total),
+            seek_max_ms: ms(seek_max),
+            pause_count: self.pause_count,
+            rate_changes: self.rate_changes,
+            volume_changes: self.volume_changes,
+            fullscreen_ms: ms(self.fullscreen_ms),
+            player_startup_ms: x.player_startup_ms.map(ms),
+            page_load_ms: x.page_load_ms.map(ms),
+            aggregate_startup_ms: aggregate,
+            max_position_ms: ms(self.coverage.max_pos_ms()),
+            coverage: self.coverage.hex(),
+            coverage_buckets: self.coverage.buckets(),
+            completed,
+            mean_height: self.quality.mean_height(),
+            rendition_changes: self.quality.changes(),
+            upscale_permille: up,
+            downscale_permille: down,
+            max_upscale_permille: max_up,
+            dropped_frames: self.frames_now.0.saturating_sub(base_dropped),
+            total_frames: self.frames_now.1.saturating_sub(base_total),
+            throughput_bps: self.throughput_bps.map(ms),
             error: self.error.clone(),
             ended: self.ended,
             view_ended: self.view_ended,
-            ..ViewMetrics::default()
         }
     }
 }
 
-/// Milliseconds as sent on the wire: rounded, never negative.
-fn ms(v: f64) -> u64 {
+/// Milliseconds (or any non-negative quantity) as sent on the wire: rounded,
+/// never negative.
+pub(crate) fn ms(v: f64) -> u64 {
     if v.is_finite() && v > 0.0 {
         (v + 0.5) as u64
     } else {
