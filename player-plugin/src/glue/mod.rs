@@ -10,6 +10,7 @@
 //! `onBeacon` hook is called after the borrow ends), so a hook that calls back into
 //! the handle cannot trip a double borrow.
 
+mod element;
 mod options;
 mod transport;
 
@@ -21,31 +22,18 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlMediaElement;
 
-use crate::engine::{ElementState, Engine, MediaEvent};
+use crate::engine::{ElementState, Engine, MediaEvent, HAVE_FUTURE_DATA};
+use element::{call_method, media_event, read_state, MEDIA_EVENTS};
 use options::Options;
 use transport::{notify, Transport, Via};
-
-/// Media events the engine needs, by DOM name.
-const MEDIA_EVENTS: [&str; 12] = [
-    "emptied",
-    "loadstart",
-    "play",
-    "playing",
-    "pause",
-    "waiting",
-    "stalled",
-    "timeupdate",
-    "seeking",
-    "seeked",
-    "ended",
-    "error",
-];
 
 thread_local! {
     /// Live monitors by element: `monitor()` on a monitored element returns the same
     /// monitor, and a monitor lives until `destroy()` even if the page drops the handle.
     static MONITORS: RefCell<Vec<(HtmlMediaElement, Rc<RefCell<Inner>>)>> =
         const { RefCell::new(Vec::new()) };
+    /// Page load time goes to the first player on the page only.
+    static PAGE_LOAD_TAKEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 struct Inner {
@@ -60,6 +48,8 @@ struct Inner {
     on_timer: Closure<dyn FnMut()>,
     frame_request: Option<u32>,
     on_frame: Closure<dyn FnMut(f64, JsValue)>,
+    /// Last displayed size given to the engine.
+    display: (f64, f64),
 }
 
 /// The handle `monitor()` returns.
@@ -83,13 +73,24 @@ pub fn monitor(video: JsValue, options: JsValue) -> Result<Monitor, JsError> {
         .performance()
         .ok_or_else(|| JsError::new("no performance clock"))?;
     let viewer = opts.viewer_id.clone().unwrap_or_else(transport::viewer_id);
-    let engine = Engine::new(
-        opts.engine_config(),
+    let mut cfg = opts.engine_config();
+    // Player startup is measurable only if the element was not ready before init.
+    cfg.player_init_at = match opts.player_init_time {
+        Some(epoch_ms) => Some(epoch_ms - perf.time_origin()),
+        None => (video.ready_state() < u16::from(HAVE_FUTURE_DATA)).then(|| perf.now()),
+    };
+    if !PAGE_LOAD_TAKEN.with(|t| t.replace(true)) {
+        cfg.page_load_ms = cfg.player_init_at;
+    }
+    cfg.autoplay = opts.autoplay.unwrap_or_else(|| video.autoplay());
+    let mut engine = Engine::new(
+        cfg,
         transport::random_u64(),
         perf.time_origin(),
         opts.video.clone(),
         Some(video.current_src()),
     );
+    engine.set_context(opts.context(&window));
     let inner = Rc::new_cyclic(|weak: &Weak<RefCell<Inner>>| {
         let (w1, w2) = (weak.clone(), weak.clone());
         RefCell::new(Inner {
@@ -108,6 +109,7 @@ pub fn monitor(video: JsValue, options: JsValue) -> Result<Monitor, JsError> {
             on_timer: Closure::new(move || on_timer(&w1)),
             frame_request: None,
             on_frame: Closure::new(move |now: f64, meta: JsValue| on_frame(&w2, now, meta)),
+            display: (0.0, 0.0),
         })
     });
     let listeners = listen(&inner, &video, &window);
@@ -192,6 +194,27 @@ struct SnapshotOut<'a> {
 }
 
 impl Inner {
+    /// Feeds the engine the measurements it cannot get from events: displayed
+    /// size, frame counters, throughput. Called on timers and before final beacons,
+    /// not per `timeupdate`.
+    fn measure(&mut self, now: f64, el: &ElementState) {
+        let (w, h) = element::display_size(&self.video);
+        if (w, h) != self.display {
+            self.display = (w, h);
+            let ev = MediaEvent::DisplaySize {
+                width: w,
+                height: h,
+            };
+            self.engine.handle_event(now, ev, el);
+        }
+        if let Some((dropped, total)) = element::frame_counts(&self.video) {
+            self.engine.set_frame_counts(dropped, total);
+        }
+        if let Some(bps) = element::throughput_bps(&self.perf, &self.video) {
+            self.engine.set_throughput(bps);
+        }
+    }
+
     /// A monotonic `performance.now()` and the element's state.
     fn clock_and_state(&mut self) -> (f64, ElementState) {
         self.last_now = self.perf.now().max(self.last_now);
@@ -291,6 +314,10 @@ fn listen(
             let Some(inner) = weak.upgrade() else { return };
             deliver(&inner, Via::Fetch, |i, now, el| {
                 let event = media_event(name, &i.video);
+                let last_word = matches!(event, MediaEvent::Ended | MediaEvent::Error { .. });
+                if last_word || name == "resize" || name == "play" {
+                    i.measure(now, el);
+                }
                 i.engine.handle_event(now, event, el);
             });
         }));
@@ -299,11 +326,27 @@ fn listen(
     out.push(EventListener::new(window, "pagehide", move |_| {
         if let Some(inner) = weak.upgrade() {
             deliver(&inner, Via::Beacon, |i, now, el| {
+                i.measure(now, el);
                 i.engine.handle_event(now, MediaEvent::PageHide, el)
             });
         }
     }));
     if let Some(document) = window.document() {
+        let weak = Rc::downgrade(inner);
+        out.push(EventListener::new(
+            &document,
+            "fullscreenchange",
+            move |_| {
+                if let Some(inner) = weak.upgrade() {
+                    deliver(&inner, Via::Fetch, |i, now, el| {
+                        let on = element::in_fullscreen(&i.video);
+                        i.engine
+                            .handle_event(now, MediaEvent::Fullscreen { on }, el);
+                        i.measure(now, el);
+                    });
+                }
+            },
+        ));
         let weak = Rc::downgrade(inner);
         let doc = document.clone();
         out.push(EventListener::new(
@@ -313,56 +356,16 @@ fn listen(
                 if doc.visibility_state() == web_sys::VisibilityState::Hidden {
                     if let Some(inner) = weak.upgrade() {
                         // The tab may never come back: send what we have while we can.
-                        deliver(&inner, Via::Beacon, |i, now, el| i.engine.flush(now, el));
+                        deliver(&inner, Via::Beacon, |i, now, el| {
+                            i.measure(now, el);
+                            i.engine.flush(now, el)
+                        });
                     }
                 }
             },
         ));
     }
     out
-}
-
-fn media_event(name: &str, video: &HtmlMediaElement) -> MediaEvent {
-    match name {
-        "emptied" => MediaEvent::Emptied,
-        "loadstart" => MediaEvent::LoadStart {
-            src: video.current_src(),
-        },
-        "play" => MediaEvent::Play,
-        "playing" => MediaEvent::Playing,
-        "pause" => MediaEvent::Pause,
-        "waiting" => MediaEvent::Waiting,
-        "stalled" => MediaEvent::Stalled,
-        "seeking" => MediaEvent::Seeking,
-        "seeked" => MediaEvent::Seeked,
-        "ended" => MediaEvent::Ended,
-        "error" => {
-            let (code, message) = video
-                .error()
-                .map(|e| (e.code(), e.message()))
-                .unwrap_or((0, String::new()));
-            MediaEvent::Error { code, message }
-        }
-        _ => MediaEvent::TimeUpdate,
-    }
-}
-
-fn read_state(v: &HtmlMediaElement) -> ElementState {
-    ElementState {
-        current_time: v.current_time(),
-        paused: v.paused(),
-        seeking: v.seeking(),
-        ended: v.ended(),
-        ready_state: v.ready_state() as u8,
-        playback_rate: v.playback_rate(),
-    }
-}
-
-/// Calls `target[name](arg)` if the browser has that method.
-fn call_method(target: &JsValue, name: &str, arg: &JsValue) -> Option<JsValue> {
-    let f = js_sys::Reflect::get(target, &JsValue::from_str(name)).ok()?;
-    let f: js_sys::Function = f.dyn_into().ok()?;
-    f.call1(target, arg).ok()
 }
 
 fn find(video: &HtmlMediaElement) -> Option<Rc<RefCell<Inner>>> {

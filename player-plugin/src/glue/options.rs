@@ -7,7 +7,7 @@
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::engine::Config;
-use crate::wire::VideoMeta;
+use crate::wire::{VideoMeta, ViewContext};
 
 /// `monitor()` options as the page gives them (camelCase in JS).
 #[derive(Debug, Default)]
@@ -24,6 +24,18 @@ pub struct Options {
     pub viewer_id: Option<String>,
     /// Debug hook called with each batch sent (`onBeacon`).
     pub on_beacon: Option<js_sys::Function>,
+    /// When the player was created, Unix epoch ms (`playerInitTime`), if before
+    /// `monitor()`.
+    pub player_init_time: Option<f64>,
+    /// Whether the first view is autoplay-initiated (`autoplay`; default: the
+    /// element's `autoplay` attribute).
+    pub autoplay: Option<bool>,
+    /// `player: { name, version }`.
+    pub player_name: Option<String>,
+    /// Player version.
+    pub player_version: Option<String>,
+    /// `experiment`: A/B test name.
+    pub experiment: Option<String>,
 }
 
 /// Smallest heartbeat period accepted, so a typo cannot flood the collector.
@@ -48,6 +60,18 @@ fn string(obj: &JsValue, key: &str, path: &str) -> Result<Option<String>, String
     }
 }
 
+/// A non-negative number option: absent is `None`.
+fn number(obj: &JsValue, key: &str, path: &str) -> Result<Option<f64>, String> {
+    let v = get(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
+        _ => Err(format!("{path}: expected a non-negative number")),
+    }
+}
+
 impl Options {
     /// Reads and checks the options object; the error names the field.
     pub fn from_js(value: &JsValue) -> Result<Options, String> {
@@ -65,6 +89,10 @@ impl Options {
             VideoMeta {
                 id: string(&video_obj, "id", "options.video.id")?,
                 title: string(&video_obj, "title", "options.video.title")?,
+                series: string(&video_obj, "series", "options.video.series")?,
+                duration_ms: number(&video_obj, "duration", "options.video.duration")?
+                    .map(|d| d as u64),
+                cdn: string(&video_obj, "cdn", "options.video.cdn")?,
                 ..VideoMeta::default()
             }
         } else {
@@ -79,7 +107,18 @@ impl Options {
                 _ => return Err("options.beaconIntervalMs: a number of at least 1000".into()),
             }
         };
+        let player = get(value, "player");
+        let autoplay = get(value, "autoplay");
         Ok(Options {
+            player_init_time: number(value, "playerInitTime", "options.playerInitTime")?,
+            autoplay: if autoplay.is_undefined() {
+                None
+            } else {
+                Some(autoplay.is_truthy())
+            },
+            player_name: string(&player, "name", "options.player.name")?,
+            player_version: string(&player, "version", "options.player.version")?,
+            experiment: string(value, "experiment", "options.experiment")?,
             collector,
             property,
             video,
@@ -96,6 +135,19 @@ impl Options {
             cfg.beacon_interval_ms = ms;
         }
         cfg
+    }
+
+    /// The page and player context for this monitor's views.
+    pub fn context(&self, window: &web_sys::Window) -> ViewContext {
+        let loc = window.location();
+        ViewContext {
+            page_host: loc.host().ok(),
+            page_path: loc.pathname().ok(),
+            player_name: Some(self.player_name.clone().unwrap_or_else(|| "html5".into())),
+            player_version: self.player_version.clone(),
+            autoplay: false,
+            experiment: self.experiment.clone(),
+        }
     }
 
     /// `POST` endpoint for beacons.
