@@ -4,7 +4,7 @@
 //! each test is fast and exact (real playback is the end-to-end suite's job).
 #![cfg(target_arch = "wasm32")]
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
@@ -162,4 +162,41 @@ fn bad_options_are_rejected_naming_the_field() {
         .as_string()
         .unwrap();
     assert!(msg.contains("HTMLMediaElement"), "{msg}");
+}
+
+#[wasm_bindgen_test]
+fn a_debug_trace_replays_to_the_beacons_sent() {
+    use vidpulse_plugin::engine::trace::{replay, Trace};
+    let el = video();
+    let batches = Rc::new(RefCell::new(Vec::<String>::new()));
+    let b2 = batches.clone();
+    let hook = Closure::<dyn FnMut(JsValue)>::new(move |batch: JsValue| {
+        b2.borrow_mut()
+            .push(js_sys::JSON::stringify(&batch).unwrap().into());
+    });
+    let opts = js_sys::Object::new();
+    let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&opts, &k.into(), v).unwrap();
+    set("collector", &"http://127.0.0.1:9".into());
+    set("property", &"test".into());
+    set("debug", &JsValue::TRUE);
+    set("onBeacon", hook.as_ref());
+    let h = vidpulse_plugin::monitor(el.clone().into(), opts.into()).unwrap();
+    for name in ["play", "waiting", "playing", "timeupdate", "pause", "play"] {
+        dispatch(&el, name);
+    }
+    h.flush();
+    h.destroy();
+    let trace: Trace = serde_json::from_str(&h.trace().expect("debug records a trace")).unwrap();
+    assert!(trace.records.len() >= 8, "{}", trace.records.len());
+    let replayed = replay(&trace);
+    let sent: Vec<vidpulse_plugin::wire::Beacon> = batches
+        .borrow()
+        .iter()
+        .flat_map(|b| {
+            serde_json::from_str::<vidpulse_plugin::wire::Batch>(b)
+                .unwrap()
+                .beacons
+        })
+        .collect();
+    assert_eq!(replayed, sent);
 }

@@ -92,8 +92,7 @@ impl Player {
     }
 
     fn metrics(&mut self) -> ViewMetrics {
-        let (now, el) = (self.now, self.el);
-        self.engine.snapshot(now, &el).metrics
+        self.engine.snapshot(self.now, &self.el).metrics
     }
 
     fn end(&mut self, t: f64) -> ViewMetrics {
@@ -575,8 +574,8 @@ fn renditions_scaling_frames_and_small_counters() {
     p.ev(
         0.0,
         MediaEvent::DisplaySize {
-            width: 1280.0,
-            height: 720.0,
+            width: 1280,
+            height: 720,
         },
     );
     start_slowly(&mut p);
@@ -644,4 +643,75 @@ fn stalls_and_errors_go_on_the_timeline() {
             }
         ]
     );
+}
+
+#[test]
+fn a_recorded_trace_replays_to_the_same_beacons() {
+    use vidpulse_plugin::engine::trace::{self, Trace, TraceElement, TraceHeader, TraceInput};
+    let header = TraceHeader {
+        seed: "2a".into(),
+        time_origin_us: 1_700_000_000_000_123,
+        beacon_interval_ms: 1000,
+        player_init_us: Some(100_000),
+        page_load_us: Some(100_000),
+        autoplay: true,
+        video: VideoMeta::default(),
+        context: Default::default(),
+        src: Some("a.webm".into()),
+    };
+    let mut live = header.engine();
+    let mut trace = Trace {
+        header: header.clone(),
+        records: Vec::new(),
+    };
+    let mut sent = Vec::new();
+    let mut el = ElementState {
+        duration: f64::INFINITY,
+        ..ElementState::default()
+    };
+    let mut feed = |t: f64, el: &ElementState, input: TraceInput| {
+        let (at, now) = trace::quantize_ms(t);
+        let (te, q) = TraceElement::quantize(el);
+        trace.records.push(trace::TraceRecord {
+            at,
+            input: input.clone(),
+            el: te,
+        });
+        trace::apply(&mut live, now, &input, &q);
+        while let Some(b) = live.poll_beacon() {
+            sent.push(b);
+        }
+    };
+    let ev = |ev| TraceInput::Event { ev };
+    el.paused = false;
+    feed(200.123_4, &el, ev(MediaEvent::Play));
+    feed(700.9, &el, ev(MediaEvent::CanPlay));
+    feed(733.3, &el, ev(MediaEvent::Frame));
+    for i in 1..40 {
+        el.current_time += 0.250_000_3;
+        feed(
+            733.3 + 250.0 * f64::from(i),
+            &el,
+            ev(MediaEvent::TimeUpdate),
+        );
+        if i % 4 == 0 {
+            feed(733.3 + 250.0 * f64::from(i) + 1.0, &el, TraceInput::Timeout);
+        }
+    }
+    el.duration = f64::NAN;
+    feed(
+        12_000.0,
+        &el,
+        TraceInput::Frames {
+            dropped: 1,
+            total: 300,
+        },
+    );
+    feed(12_000.5, &el, TraceInput::EndView);
+    let json = serde_json::to_string(&trace).unwrap();
+    let back: Trace = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, trace);
+    let replayed = trace::replay(&back);
+    assert!(sent.len() >= 5, "{}", sent.len());
+    assert_eq!(replayed, sent);
 }

@@ -8,6 +8,7 @@ mod clips;
 mod demo;
 mod dist;
 mod plugin;
+mod replay;
 mod setup;
 mod test;
 mod util;
@@ -26,6 +27,8 @@ commands:
                    ARGS are passed to the collector (e.g. --listen 0.0.0.0:8080)
   test             setup, plugin, clips, then fmt, clippy, native tests, browser tests
   dist             release collector binary + plugin package into dist/
+  replay FILE      replay a recorded plugin trace (debug option) natively; prints
+                   the beacons it produces, one JSON object per line
 ";
 
 fn main() {
@@ -70,6 +73,10 @@ fn real_main() -> Result<()> {
             no_args("dist", &rest)?;
             dist::run()
         }
+        Some("replay") => match rest.as_slice() {
+            [file] => replay::run(std::path::Path::new(file)),
+            _ => bail!("usage: cargo xtask replay FILE\n\n{USAGE}"),
+        },
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())

@@ -61,12 +61,12 @@ pub enum MediaEvent {
         #[serde(default)]
         bitrate: Option<u64>,
     },
-    /// The displayed box changed: CSS pixels × devicePixelRatio.
+    /// The displayed box changed: CSS pixels × devicePixelRatio, rounded.
     DisplaySize {
         /// Width in device pixels.
-        width: f64,
+        width: u32,
         /// Height in device pixels.
-        height: f64,
+        height: u32,
     },
     /// The element entered (`true`) or left fullscreen.
     Fullscreen {

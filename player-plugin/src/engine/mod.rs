@@ -15,6 +15,7 @@ mod ids;
 mod input;
 mod quality;
 mod seek;
+pub mod trace;
 mod view;
 
 use std::collections::VecDeque;
@@ -91,7 +92,7 @@ pub struct Engine {
     /// The element's last known intrinsic size, for views that start later.
     rendition: Option<(u32, u32)>,
     /// The element's last known displayed size.
-    display: Option<(f64, f64)>,
+    display: Option<(u32, u32)>,
     /// The element's `currentSrc` as of the last `loadstart`.
     src: Option<String>,
     /// `emptied` seen and its `loadstart` not yet: a play intent now belongs to the
@@ -267,7 +268,7 @@ impl Engine {
             MediaEvent::DisplaySize { width, height } => {
                 self.display = Some((width, height));
                 if let Some(v) = self.view.as_mut() {
-                    v.quality.display(width, height);
+                    v.quality.display(f64::from(width), f64::from(height));
                 }
             }
             MediaEvent::Fullscreen { on } => {
@@ -380,15 +381,16 @@ impl Engine {
     }
 
     /// The current view's metrics as of `now` (or the last view's final ones).
-    pub fn snapshot(&mut self, now: f64, el: &ElementState) -> Snapshot {
-        let cfg = self.cfg.clone();
-        match self.view.as_mut() {
+    /// Reading does not change the engine: a snapshot is not an input.
+    pub fn snapshot(&self, now: f64, el: &ElementState) -> Snapshot {
+        match self.view.as_ref() {
             Some(v) => {
-                v.advance(now, el, &cfg);
+                let mut v = v.clone();
+                v.advance(now, el, &self.cfg);
                 Snapshot {
                     view_id: Some(v.id.clone()),
                     seq: v.seq,
-                    metrics: v.metrics(now, &cfg),
+                    metrics: v.metrics(now, &self.cfg),
                 }
             }
             None => match &self.last_view {
@@ -530,7 +532,7 @@ impl Engine {
             v.quality.rendition(w, h);
         }
         if let Some((w, h)) = self.display {
-            v.quality.display(w, h);
+            v.quality.display(f64::from(w), f64::from(h));
         }
         self.view = Some(v);
         self.emit(now, Reason::ViewStart);

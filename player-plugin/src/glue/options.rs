@@ -6,7 +6,6 @@
 
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::engine::Config;
 use crate::wire::{VideoMeta, ViewContext};
 
 /// `monitor()` options as the page gives them (camelCase in JS).
@@ -36,6 +35,8 @@ pub struct Options {
     pub player_version: Option<String>,
     /// `experiment`: A/B test name.
     pub experiment: Option<String>,
+    /// `debug`: record the engine's inputs for `trace()`.
+    pub debug: bool,
 }
 
 /// Smallest heartbeat period accepted, so a typo cannot flood the collector.
@@ -119,6 +120,7 @@ impl Options {
             player_name: string(&player, "name", "options.player.name")?,
             player_version: string(&player, "version", "options.player.version")?,
             experiment: string(value, "experiment", "options.experiment")?,
+            debug: get(value, "debug").is_truthy(),
             collector,
             property,
             video,
@@ -126,15 +128,6 @@ impl Options {
             viewer_id: string(value, "viewerId", "options.viewerId")?,
             on_beacon: get(value, "onBeacon").dyn_into::<js_sys::Function>().ok(),
         })
-    }
-
-    /// The engine configuration these options ask for.
-    pub fn engine_config(&self) -> Config {
-        let mut cfg = Config::default();
-        if let Some(ms) = self.beacon_interval_ms {
-            cfg.beacon_interval_ms = ms;
-        }
-        cfg
     }
 
     /// The page and player context for this monitor's views.
