@@ -15,6 +15,13 @@ pub const DEFAULT_MAX_BEACONS_PER_BATCH: usize = 50;
 /// Default limit on the length of any free-form string in a beacon, in characters.
 pub const DEFAULT_MAX_STRING_LEN: usize = 2048;
 
+/// Default capacity of the writer's queue, in requests.
+pub const DEFAULT_INGEST_QUEUE: usize = 4096;
+/// Default limit on the timeline events kept per view.
+pub const DEFAULT_MAX_VIEW_EVENTS: u32 = 500;
+/// Default limit on the views one query may scan when rollups cannot answer it.
+pub const DEFAULT_MAX_SCAN_VIEWS: usize = 200_000;
+
 /// Collector configuration.
 #[derive(clap::Parser, Clone, Debug)]
 #[command(
@@ -54,12 +61,46 @@ pub struct Config {
     /// Longest accepted free-form string (title, src, error message...), in characters.
     #[arg(long, env = "VIDPULSE_MAX_STRING_LEN", default_value_t = DEFAULT_MAX_STRING_LEN)]
     pub max_string_len: usize,
+
+    /// MaxMind GeoIP2/GeoLite2 Country or City database: views get a country.
+    #[arg(long, env = "VIDPULSE_GEOIP")]
+    pub geoip: Option<PathBuf>,
+
+    /// Delete views and rollups older than this many days (checked hourly).
+    #[arg(long, env = "VIDPULSE_RETENTION_DAYS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub retention_days: Option<u64>,
+
+    /// Capacity of the group-commit writer's queue, in requests.
+    #[arg(long, env = "VIDPULSE_INGEST_QUEUE", default_value_t = DEFAULT_INGEST_QUEUE)]
+    pub ingest_queue: usize,
+
+    /// Most timeline events kept per view.
+    #[arg(long, env = "VIDPULSE_MAX_VIEW_EVENTS", default_value_t = DEFAULT_MAX_VIEW_EVENTS)]
+    pub max_view_events: u32,
+
+    /// Most views a query may scan when rollups cannot answer it.
+    #[arg(long, env = "VIDPULSE_MAX_SCAN_VIEWS", default_value_t = DEFAULT_MAX_SCAN_VIEWS)]
+    pub max_scan_views: usize,
+
+    /// Bearer token for the operator endpoints (erasure, backup); without it
+    /// only loopback clients may call them.
+    #[arg(long, env = "VIDPULSE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Directory for `POST /v1/backup` copies (default: `backups/` beside the data file).
+    #[arg(long, env = "VIDPULSE_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "VIDPULSE_LOG_JSON")]
+    pub log_json: bool,
 }
 
 impl Config {
     /// A configuration for tests: an ephemeral loopback port, the given database
     /// file, no static directories, default limits.
     pub fn for_test(data: PathBuf) -> Config {
+        // Keep in sync with the clap defaults (tested below).
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data,
@@ -69,7 +110,26 @@ impl Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_beacons_per_batch: DEFAULT_MAX_BEACONS_PER_BATCH,
             max_string_len: DEFAULT_MAX_STRING_LEN,
+            geoip: None,
+            retention_days: None,
+            ingest_queue: DEFAULT_INGEST_QUEUE,
+            max_view_events: DEFAULT_MAX_VIEW_EVENTS,
+            max_scan_views: DEFAULT_MAX_SCAN_VIEWS,
+            admin_token: None,
+            backup_dir: None,
+            log_json: false,
         }
+    }
+}
+
+impl Config {
+    /// The backup directory in effect.
+    pub fn backup_dir(&self) -> PathBuf {
+        self.backup_dir.clone().unwrap_or_else(|| {
+            self.data
+                .parent()
+                .map_or_else(|| PathBuf::from("backups"), |p| p.join("backups"))
+        })
     }
 }
 
@@ -87,6 +147,10 @@ mod tests {
         assert_eq!(parsed.max_body_bytes, test.max_body_bytes);
         assert_eq!(parsed.max_beacons_per_batch, test.max_beacons_per_batch);
         assert_eq!(parsed.max_string_len, test.max_string_len);
+        assert_eq!(parsed.ingest_queue, test.ingest_queue);
+        assert_eq!(parsed.max_view_events, test.max_view_events);
+        assert_eq!(parsed.max_scan_views, test.max_scan_views);
+        assert_eq!(parsed.retention_days, None);
     }
 
     #[test]
@@ -99,8 +163,12 @@ mod tests {
             "10",
             "--media-dir",
             "clips",
+            "--retention-days",
+            "30",
         ])
         .unwrap();
+        assert_eq!(parsed.retention_days, Some(30));
+        assert!(Config::try_parse_from(["x", "--retention-days", "0"]).is_err());
         assert_eq!(parsed.listen.port(), 9000);
         assert_eq!(parsed.max_body_bytes, 10);
         assert_eq!(parsed.media_dir, Some(PathBuf::from("clips")));

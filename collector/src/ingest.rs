@@ -223,7 +223,9 @@ mod tests {
                 at_ms: 0,
                 plugin_version: "0.1.0".into(),
                 video: VideoMeta::default(),
+                context: Default::default(),
                 metrics: ViewMetrics::default(),
+                events: Vec::new(),
             }],
         }
     }

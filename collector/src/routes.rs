@@ -1,15 +1,19 @@
-//! The HTTP surface: the router, the API handlers and the static directories.
+//! The HTTP surface: the shared state, the router, and the ingest handler.
 //!
-//! Handlers stay thin: decode and validate with [`crate::ingest`], then hand the
-//! blocking redb work to `spawn_blocking` ([`crate::store`]), then answer.
+//! Handlers stay thin: ingest decodes and validates with [`crate::ingest`], then
+//! hands the batch to the group-commit writer ([`crate::writer`]) and answers
+//! once it is committed; reads run their blocking redb work on `spawn_blocking`
+//! ([`crate::api`], [`crate::videos`], [`crate::export`], [`crate::ops`]).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tower_http::cors::{Any, CorsLayer};
@@ -18,43 +22,79 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::geo::Geo;
 use crate::ingest::{self, Limits};
+use crate::live::Live;
 use crate::media::{self, MediaDir};
-use crate::store::{Received, Store, ViewListItem, ViewRecord};
-use crate::summary::{self, Summary};
-
-/// Default number of views listed.
-pub const DEFAULT_LIST_LIMIT: usize = 50;
-/// Most views one listing request may ask for.
-pub const MAX_LIST_LIMIT: usize = 1000;
+use crate::metrics::HttpStats;
+use crate::store::{Received, Store};
+use crate::writer::Writer;
+use crate::{api, export, openapi, ops, videos};
 
 /// Shared state of the API handlers.
 #[derive(Clone)]
 pub struct AppState {
-    /// The database.
+    /// The database (reads).
     pub store: Store,
+    /// The single writer (all writes).
+    pub writer: Writer,
     /// Validation limits.
     pub limits: Limits,
+    /// Live view.
+    pub live: Live,
+    /// Optional GeoIP database.
+    pub geo: Geo,
+    /// Most views a query may scan when rollups cannot answer it.
+    pub max_scan_views: usize,
+    /// Request counters for `/metrics`.
+    pub http: Arc<HttpStats>,
+    /// Operator endpoint settings.
+    pub admin: crate::ops::Admin,
 }
 
-/// Builds the whole router for a configuration and an open store.
-pub fn router(config: &Config, store: Store) -> Router {
-    let state = AppState {
-        store,
-        limits: Limits {
-            max_beacons_per_batch: config.max_beacons_per_batch,
-            max_string_len: config.max_string_len,
-        },
-    };
+/// Every API route as `(method, path)`, for the OpenAPI document and its test.
+pub const API_ROUTES: &[(&str, &str)] = &[
+    ("post", "/v1/beacons"),
+    ("get", "/v1/views"),
+    ("get", "/v1/views/{id}"),
+    ("get", "/v1/summary"),
+    ("get", "/v1/kpis"),
+    ("get", "/v1/timeseries"),
+    ("get", "/v1/videos"),
+    ("get", "/v1/videos/{id}/retention"),
+    ("get", "/v1/live"),
+    ("get", "/v1/export"),
+    ("delete", "/v1/viewers/{id}"),
+    ("post", "/v1/backup"),
+    ("get", "/v1/openapi.json"),
+    ("get", "/metrics"),
+    ("get", "/healthz"),
+];
+
+/// Builds the whole router for a configuration and its running parts.
+pub fn router(config: &Config, state: AppState) -> Router {
     let api = Router::new()
         .route(
             "/v1/beacons",
             post(post_beacons).layer(DefaultBodyLimit::max(config.max_body_bytes)),
         )
-        .route("/v1/views", get(list_views))
-        .route("/v1/views/{id}", get(get_view))
-        .route("/v1/summary", get(get_summary))
-        .with_state(state)
+        .route("/v1/views", get(api::list_views))
+        .route("/v1/views/{id}", get(api::get_view))
+        .route("/v1/summary", get(api::summary))
+        .route("/v1/kpis", get(api::kpis))
+        .route("/v1/timeseries", get(api::timeseries))
+        .route("/v1/videos", get(videos::list))
+        .route("/v1/videos/{id}/retention", get(videos::retention))
+        .route("/v1/export", get(export::export))
+        .route("/v1/viewers/{id}", delete(ops::erase_viewer))
+        .route("/v1/backup", post(ops::backup))
+        .route("/metrics", get(crate::metrics::render))
+        .with_state(state.clone())
+        .route(
+            "/v1/live",
+            get(crate::live::sse).with_state(state.live.clone()),
+        )
+        .route("/v1/openapi.json", get(openapi::document))
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
@@ -88,10 +128,30 @@ struct IngestReply {
 
 async fn post_beacons(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IngestReply>, ApiError> {
-    ingest::check_content_type(&headers)?;
+    state.http.ingest_requests.fetch_add(1, Ordering::Relaxed);
+    let result = ingest_one(&state, peer, &headers, body).await;
+    if let Err(err) = &result {
+        let counter = if err.status.is_client_error() {
+            &state.http.ingest_rejected
+        } else {
+            &state.http.ingest_failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+    result
+}
+
+async fn ingest_one(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<IngestReply>, ApiError> {
+    ingest::check_content_type(headers)?;
     let body = body.map_err(|rej| {
         if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -112,72 +172,16 @@ async fn post_beacons(
                 state.limits.max_string_len,
             )
         }),
-        now_ms: now_ms(),
+        country: state.geo.country(peer.ip()),
+        now_ms: crate::now_ms(),
     };
-    let store = state.store.clone();
-    let applied =
-        tokio::task::spawn_blocking(move || store.apply_batch(&batch, &received)).await??;
+    let applied = state.writer.ingest(batch, received).await?;
     Ok(Json(IngestReply {
         accepted: applied.accepted,
         stale: applied.stale,
     }))
 }
 
-#[derive(Deserialize)]
-struct ListParams {
-    limit: Option<String>,
-}
-
-async fn list_views(
-    State(state): State<AppState>,
-    params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Json<Vec<ViewListItem>>, ApiError> {
-    let Query(params) = params.map_err(|rej| ApiError::bad_request(rej.body_text(), "limit"))?;
-    let limit = match params.limit {
-        None => DEFAULT_LIST_LIMIT,
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIST_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(ApiError::bad_request(
-                    format!("limit must be an integer from 1 to {MAX_LIST_LIMIT}"),
-                    "limit",
-                ))
-            }
-        },
-    };
-    let store = state.store.clone();
-    let views = tokio::task::spawn_blocking(move || store.list_views(limit)).await??;
-    Ok(Json(views))
-}
-
-async fn get_view(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<ViewRecord>, ApiError> {
-    let store = state.store.clone();
-    let found = tokio::task::spawn_blocking(move || store.get_view(&id)).await??;
-    found
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("no such view"))
-}
-
-async fn get_summary(State(state): State<AppState>) -> Result<Json<Summary>, ApiError> {
-    let store = state.store.clone();
-    let summary = tokio::task::spawn_blocking(move || {
-        let mut metrics = Vec::new();
-        store.for_each_view(|r| metrics.push(r.beacon.metrics.clone()))?;
-        Ok::<_, crate::store::StoreError>(summary::summarize(&metrics))
-    })
-    .await??;
-    Ok(Json(summary))
-}
-
 fn truncate(s: &str, max_chars: usize) -> String {
     s.chars().take(max_chars).collect()
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -1,8 +1,11 @@
-//! Starting and stopping a collector: [`spawn`] opens the database, binds and
-//! serves in a tokio task; [`Running::shutdown`] drains in-flight requests and
-//! closes the database file so it can be reopened.
+//! Starting and stopping a collector: [`spawn`] opens the database, starts the
+//! writer thread (and the retention task), binds and serves in a tokio task;
+//! [`Running::shutdown`] stops accepting, lets in-flight requests finish (their
+//! writes commit), stops the writer once its queue is drained, and closes the
+//! database file so it can be reopened.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -10,8 +13,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::routes;
+use crate::geo::Geo;
+use crate::ingest::Limits;
+use crate::live::Live;
+use crate::ops::Admin;
+use crate::routes::{self, AppState};
 use crate::store::Store;
+use crate::writer::Writer;
 
 /// How long [`Running::shutdown`] waits for in-flight requests.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -23,6 +31,9 @@ pub struct Running {
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     store: Store,
+    live: Live,
+    writer_thread: std::thread::JoinHandle<()>,
+    retention: Option<JoinHandle<()>>,
 }
 
 /// Opens the database, binds the listener and starts serving.
@@ -31,32 +42,71 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let store = tokio::task::spawn_blocking(move || Store::open(&path))
         .await?
         .with_context(|| format!("opening database {}", config.data.display()))?;
+    let geo = Geo::open(config.geoip.as_deref())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let app = routes::router(&config, store.clone());
+    let live = Live::default();
+    let (writer, writer_thread) = Writer::start(
+        store.clone(),
+        config.ingest_queue,
+        config.max_view_events,
+        live.clone(),
+    );
+    let retention = config
+        .retention_days
+        .map(|days| tokio::spawn(crate::ops::retention_task(writer.clone(), days)));
+    let state = AppState {
+        store: store.clone(),
+        writer,
+        limits: Limits {
+            max_beacons_per_batch: config.max_beacons_per_batch,
+            max_string_len: config.max_string_len,
+        },
+        live: live.clone(),
+        geo,
+        max_scan_views: config.max_scan_views,
+        http: Arc::default(),
+        admin: Admin {
+            token: config.admin_token.clone(),
+            backup_dir: config.backup_dir(),
+        },
+    };
+    let app = routes::router(&config, state);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        })
+        .await
     });
+    tracing::info!(%addr, "collector started");
     Ok(Running {
         addr,
         stop,
         task,
         store,
+        live,
+        writer_thread,
+        retention,
     })
 }
 
 impl Running {
     /// Stops accepting connections, waits (up to [`SHUTDOWN_GRACE`]) for in-flight
-    /// requests to finish, then closes the database.
+    /// requests to finish, lets the writer commit what is queued, then closes the
+    /// database.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
+        self.live.stop();
+        if let Some(r) = &self.retention {
+            r.abort();
+        }
         let mut task = self.task;
         let forced = match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
             Ok(joined) => {
@@ -71,12 +121,28 @@ impl Running {
                 true
             }
         };
+        if let Some(r) = self.retention {
+            let _ = r.await;
+        }
+        // The writer ends when the last handler's sender is dropped.
+        let thread = self.writer_thread;
+        let joined = tokio::time::timeout(
+            SHUTDOWN_GRACE,
+            tokio::task::spawn_blocking(move || thread.join()),
+        )
+        .await;
+        if joined.is_err() {
+            tracing::warn!("writer still busy after {SHUTDOWN_GRACE:?}");
+        }
         // Request handlers release their store clones when they finish; a
         // blocking task may still be unwinding, so give it a moment.
         let mut store = self.store;
         for _ in 0..100 {
             match store.close() {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    tracing::info!("database closed");
+                    return Ok(());
+                }
                 Err(still_shared) => store = still_shared,
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

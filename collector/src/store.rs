@@ -1,26 +1,41 @@
-//! Durable storage of views in redb.
+//! Durable storage in redb: the tables, the view record, opening (with schema
+//! migration) and the reads of views.
 //!
 //! Tables: `views` (view id → JSON [`ViewRecord`], the latest snapshot of each
-//! view), `views_by_started_at` (`(started_at_ms, view_id)` → `()`, for
-//! newest-first listing) and `meta` (`schema_version`). Writes go through
-//! [`apply_batch_in`], which works inside a caller-provided write transaction, so
-//! a group-commit writer task can later apply many requests and commit once.
+//! view), `views_by_started_at` (`(started_at_ms, view_id)`, for newest-first
+//! listing and time ranges), `views_by_viewer` (`(viewer_id, view_id)`, for
+//! erasure), `view_events` (`(view_id, n)` → JSON timeline event), the rollup
+//! tables of [`crate::rollup`], and `meta` (`schema_version`). Writes go through
+//! [`crate::apply::Apply`] inside the writer's transactions ([`crate::writer`]).
+//!
+//! Schema history: v1 (views only) → v2 (client dimensions on the record,
+//! timeline, viewer index, rollups). Opening a v1 file rebuilds everything v2
+//! adds from the stored views, in one transaction ([`Store::open`]).
 //! All methods block: call them from `spawn_blocking`, never on the executor.
 
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
-use vidpulse_plugin::wire::{Batch, Beacon, Reason, VideoMeta, ViewMetrics};
+use vidpulse_plugin::wire::{Beacon, NotableEvent, Reason, VideoMeta, ViewMetrics};
+
+use crate::apply::Apply;
+use crate::dims::{ClientDims, Dim};
+use crate::rollup::{RETENTION, ROLLUP_COUNTERS, ROLLUP_SKETCHES};
 
 /// The on-disk layout version this code reads and writes.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
-const VIEWS: TableDefinition<&str, &[u8]> = TableDefinition::new("views");
-const VIEWS_BY_STARTED_AT: TableDefinition<(u64, &str), ()> =
+pub(crate) const VIEWS: TableDefinition<&str, &[u8]> = TableDefinition::new("views");
+pub(crate) const VIEWS_BY_STARTED_AT: TableDefinition<(u64, &str), ()> =
     TableDefinition::new("views_by_started_at");
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub(crate) const VIEWS_BY_VIEWER: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("views_by_viewer");
+pub(crate) const VIEW_EVENTS: TableDefinition<(&str, u32), &[u8]> =
+    TableDefinition::new("view_events");
+pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -31,12 +46,18 @@ pub enum StoreError {
     /// A record could not be (de)serialized.
     #[error("record encoding: {0}")]
     Encoding(#[from] serde_json::Error),
+    /// A rollup row could not be (de)serialized.
+    #[error("rollup encoding: {0}")]
+    Codec(#[from] postcard::Error),
     /// The file was written by an incompatible version.
     #[error("unsupported schema version {0} (this build reads {SCHEMA_VERSION})")]
     Schema(u64),
     /// Creating the data directory failed.
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
+    /// The writer task is gone (the collector is shutting down).
+    #[error("the writer has stopped")]
+    WriterGone,
 }
 
 macro_rules! from_redb {
@@ -53,7 +74,9 @@ from_redb!(
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
-    redb::CommitError
+    redb::CommitError,
+    redb::SavepointError,
+    redb::CompactionError
 );
 
 /// Everything stored about one view.
@@ -65,10 +88,17 @@ pub struct ViewRecord {
     pub viewer_id: String,
     /// `User-Agent` of that request, truncated to the string limit.
     pub user_agent: Option<String>,
+    /// Browser, OS, device type and country, derived when the view was first
+    /// received (absent in schema v1 records until migrated).
+    #[serde(default)]
+    pub client: Option<ClientDims>,
     /// Server time the view was first received, Unix ms.
     pub first_received_ms: u64,
     /// Server time the latest beacon was received, Unix ms.
     pub last_received_ms: u64,
+    /// Timeline events stored for this view (`view_events`).
+    #[serde(default)]
+    pub event_count: u32,
     /// The beacon with the highest `seq` seen for this view.
     pub beacon: Beacon,
 }
@@ -113,12 +143,40 @@ pub struct Applied {
 }
 
 /// Request context stored alongside the beacons of one batch.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Received {
     /// `User-Agent` header, already truncated.
     pub user_agent: Option<String>,
+    /// Country of the client address, when a GeoIP database knows it.
+    pub country: Option<String>,
     /// Server clock, Unix ms.
     pub now_ms: u64,
+}
+
+/// A listing position: `(started_at_ms, view_id)` of the last item returned.
+pub type Cursor = (u64, String);
+
+/// Which views a listing or a scan wants.
+#[derive(Debug, Clone, Default)]
+pub struct ViewSelection {
+    /// `started_at_ms` at or after this.
+    pub from_ms: u64,
+    /// `started_at_ms` before this.
+    pub to_ms: Option<u64>,
+    /// Every `(dimension, value)` must match.
+    pub filters: Vec<(Dim, String)>,
+}
+
+impl ViewSelection {
+    /// Whether a record matches the dimension filters.
+    pub fn matches(&self, r: &ViewRecord) -> bool {
+        self.filters.is_empty() || {
+            let values = crate::dims::values(r);
+            self.filters
+                .iter()
+                .all(|(d, v)| &values[d.code() as usize].1 == v)
+        }
+    }
 }
 
 /// The collector's database. Cheap to clone.
@@ -128,7 +186,8 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the database file and its tables.
+    /// Opens (or creates) the database file and its tables, migrating older
+    /// schemas.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
@@ -136,45 +195,81 @@ impl Store {
         let db = Database::create(path)?;
         let txn = db.begin_write()?;
         {
-            txn.open_table(VIEWS)?;
-            txn.open_table(VIEWS_BY_STARTED_AT)?;
             let mut meta = txn.open_table(META)?;
             let existing = meta.get("schema_version")?.map(|v| v.value());
+            let fresh = txn.open_table(VIEWS)?.is_empty()?;
             match existing {
-                None => {
-                    meta.insert("schema_version", SCHEMA_VERSION)?;
+                None if fresh => {}
+                None | Some(1) => {
+                    tracing::info!(from = ?existing, to = SCHEMA_VERSION, "migrating schema");
+                    migrate_v1(&txn)?;
                 }
                 Some(SCHEMA_VERSION) => {}
                 Some(other) => return Err(StoreError::Schema(other)),
             }
+            meta.insert("schema_version", SCHEMA_VERSION)?;
+            txn.open_table(VIEWS_BY_STARTED_AT)?;
+            txn.open_table(VIEWS_BY_VIEWER)?;
+            txn.open_table(VIEW_EVENTS)?;
+            txn.open_table(ROLLUP_COUNTERS)?;
+            txn.open_table(ROLLUP_SKETCHES)?;
+            txn.open_table(RETENTION)?;
         }
         txn.commit()?;
         Ok(Store { db: Arc::new(db) })
     }
 
-    /// Applies a validated batch in its own durable write transaction.
-    pub fn apply_batch(&self, batch: &Batch, received: &Received) -> Result<Applied, StoreError> {
-        let txn = self.db.begin_write()?;
-        let applied = apply_batch_in(&txn, batch, received)?;
-        txn.commit()?;
-        Ok(applied)
+    /// The database, for the writer and the query modules.
+    pub fn db(&self) -> &Database {
+        &self.db
     }
 
-    /// The `limit` views with the latest `started_at_ms`, newest first.
-    pub fn list_views(&self, limit: usize) -> Result<Vec<ViewListItem>, StoreError> {
+    /// Views newest first, after `cursor` (`(started_at_ms, view_id)` of the
+    /// last item of the previous page), at most `limit`. Also returns the cursor
+    /// of the next page when there may be one.
+    pub fn list_views(
+        &self,
+        sel: &ViewSelection,
+        cursor: Option<(u64, String)>,
+        limit: usize,
+    ) -> Result<(Vec<ViewListItem>, Option<Cursor>), StoreError> {
         let txn = self.db.begin_read()?;
         let index = txn.open_table(VIEWS_BY_STARTED_AT)?;
         let views = txn.open_table(VIEWS)?;
+        let upper = match (cursor, sel.to_ms) {
+            (Some(c), Some(to)) if c.0 >= to => Some((to, String::new())),
+            (Some(c), _) => Some(c),
+            (None, Some(to)) => Some((to, String::new())),
+            (None, None) => None,
+        };
+        let upper = match &upper {
+            Some((t, id)) => Bound::Excluded((*t, id.as_str())),
+            None => Bound::Unbounded,
+        };
         let mut out = Vec::with_capacity(limit.min(1024));
-        for entry in index.iter()?.rev().take(limit) {
+        let mut next = None;
+        for entry in index
+            .range::<(u64, &str)>((Bound::Included((sel.from_ms, "")), upper))?
+            .rev()
+        {
             let (key, _) = entry?;
-            let (_, view_id) = key.value();
-            if let Some(bytes) = views.get(view_id)? {
-                let record: ViewRecord = serde_json::from_slice(bytes.value())?;
-                out.push(record.into());
+            let (t, view_id) = key.value();
+            let Some(bytes) = views.get(view_id)? else {
+                continue;
+            };
+            let record: ViewRecord = serde_json::from_slice(bytes.value())?;
+            if !sel.matches(&record) {
+                continue;
+            }
+            if out.len() == limit {
+                break;
+            }
+            out.push(ViewListItem::from(record));
+            if out.len() == limit {
+                next = Some((t, view_id.to_owned()));
             }
         }
-        Ok(out)
+        Ok((out, next))
     }
 
     /// One view's full record.
@@ -188,7 +283,42 @@ impl Store {
         })
     }
 
-    /// Calls `f` with the latest metrics of every stored view.
+    /// One view's timeline, oldest first.
+    pub fn view_events(&self, view_id: &str) -> Result<Vec<NotableEvent>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let events = txn.open_table(VIEW_EVENTS)?;
+        let mut out = Vec::new();
+        for entry in events.range((view_id, 0)..=(view_id, u32::MAX))? {
+            let (_, bytes) = entry?;
+            out.push(serde_json::from_slice(bytes.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Calls `f` with every selected view, oldest first; stops when `f` says so.
+    pub fn scan_views(
+        &self,
+        sel: &ViewSelection,
+        mut f: impl FnMut(ViewRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_read()?;
+        let index = txn.open_table(VIEWS_BY_STARTED_AT)?;
+        let views = txn.open_table(VIEWS)?;
+        let to = sel.to_ms.unwrap_or(u64::MAX);
+        for entry in index.range((sel.from_ms, "")..(to, ""))? {
+            let (key, _) = entry?;
+            let Some(bytes) = views.get(key.value().1)? else {
+                continue;
+            };
+            let record: ViewRecord = serde_json::from_slice(bytes.value())?;
+            if sel.matches(&record) && !f(record) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with every stored view (any order).
     pub fn for_each_view(&self, mut f: impl FnMut(&ViewRecord)) -> Result<(), StoreError> {
         let txn = self.db.begin_read()?;
         let views = txn.open_table(VIEWS)?;
@@ -214,42 +344,30 @@ impl Store {
     }
 }
 
-/// Applies a batch inside `txn` without committing: per view, a beacon whose
-/// `seq` is above the stored one replaces it; otherwise it is stale.
-pub fn apply_batch_in(
-    txn: &WriteTransaction,
-    batch: &Batch,
-    received: &Received,
-) -> Result<Applied, StoreError> {
-    let mut views = txn.open_table(VIEWS)?;
-    let mut index = txn.open_table(VIEWS_BY_STARTED_AT)?;
-    let mut applied = Applied::default();
-    for beacon in &batch.beacons {
-        let previous: Option<ViewRecord> = match views.get(beacon.view_id.as_str())? {
-            Some(bytes) => Some(serde_json::from_slice(bytes.value())?),
-            None => None,
-        };
-        if let Some(prev) = &previous {
-            if beacon.seq <= prev.beacon.seq {
-                applied.stale += 1;
-                continue;
-            }
-            if prev.beacon.started_at_ms != beacon.started_at_ms {
-                index.remove((prev.beacon.started_at_ms, beacon.view_id.as_str()))?;
-            }
+/// v1 → v2: derive client dimensions for each view and rebuild the viewer
+/// index and every rollup from the stored views.
+fn migrate_v1(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    txn.delete_table(ROLLUP_COUNTERS)?;
+    txn.delete_table(ROLLUP_SKETCHES)?;
+    txn.delete_table(RETENTION)?;
+    let ids: Vec<String> = {
+        let views = txn.open_table(VIEWS)?;
+        let mut ids = Vec::new();
+        for entry in views.iter()? {
+            ids.push(entry?.0.value().to_owned());
         }
-        let record = ViewRecord {
-            property: batch.property.clone(),
-            viewer_id: batch.viewer_id.clone(),
-            user_agent: received.user_agent.clone(),
-            first_received_ms: previous.map_or(received.now_ms, |p| p.first_received_ms),
-            last_received_ms: received.now_ms,
-            beacon: beacon.clone(),
-        };
-        let bytes = serde_json::to_vec(&record)?;
-        views.insert(beacon.view_id.as_str(), bytes.as_slice())?;
-        index.insert((beacon.started_at_ms, beacon.view_id.as_str()), ())?;
-        applied.accepted += 1;
+        ids
+    };
+    let mut apply = Apply::open(txn, 0)?;
+    for id in &ids {
+        if let Some(mut record) = apply.view(id)? {
+            record.client.get_or_insert_with(|| {
+                ClientDims::from_request(record.user_agent.as_deref(), None)
+            });
+            apply.put(None, &record)?;
+        }
     }
-    Ok(applied)
+    apply.finish()?;
+    tracing::info!(views = ids.len(), "schema migrated");
+    Ok(())
 }

@@ -4,6 +4,7 @@
 //! Every command is idempotent and can be run on its own; `demo` and `test` chain
 //! the steps they need (setup → plugin → clips → …).
 
+mod bench;
 mod clips;
 mod demo;
 mod dist;
@@ -27,6 +28,7 @@ commands:
                    ARGS are passed to the collector (e.g. --listen 0.0.0.0:8080)
   test             setup, plugin, clips, then fmt, clippy, native tests, browser tests
   dist             release collector binary + plugin package into dist/
+  bench collector  load a release collector over loopback → target/bench/collector.json
   replay FILE      replay a recorded plugin trace (debug option) natively; prints
                    the beacons it produces, one JSON object per line
 ";
@@ -76,6 +78,10 @@ fn real_main() -> Result<()> {
         Some("replay") => match rest.as_slice() {
             [file] => replay::run(std::path::Path::new(file)),
             _ => bail!("usage: cargo xtask replay FILE\n\n{USAGE}"),
+        },
+        Some("bench") => match rest.as_slice() {
+            [what] if what == "collector" => bench::run(&util::Workspace::locate()?),
+            _ => bail!("usage: cargo xtask bench collector\n\n{USAGE}"),
         },
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");

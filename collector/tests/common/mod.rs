@@ -100,12 +100,15 @@ pub fn beacon(view_id: &str, seq: u32, started_at_ms: u64) -> Beacon {
             id: Some("clip-1".into()),
             title: Some("Test clip".into()),
             src: Some("http://127.0.0.1/media/clip.webm".into()),
+            ..VideoMeta::default()
         },
+        context: Default::default(),
         metrics: ViewMetrics {
             watch_ms: u64::from(seq) * 10_000,
             playing_ms: u64::from(seq) * 9_000,
             ..ViewMetrics::default()
         },
+        events: Vec::new(),
     }
 }
 
@@ -115,5 +118,60 @@ pub fn batch(beacons: Vec<Beacon>) -> Batch {
         property: "demo".into(),
         viewer_id: "viewer-1".into(),
         beacons,
+    }
+}
+
+/// A minute-aligned Unix ms time used as "t0" by the analytics tests.
+pub const T0: u64 = 1_700_000_040_000;
+
+pub const CHROME_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+pub const FIREFOX_UA: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0";
+
+impl Harness {
+    /// POSTs a batch with a `User-Agent`.
+    pub async fn post_ua(&self, batch: &Batch, ua: &str) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(self.url("/v1/beacons"))
+            .header("content-type", "text/plain")
+            .header("user-agent", ua)
+            .body(serde_json::to_vec(batch).unwrap())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GETs JSON and asserts 200.
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    }
+
+    /// The value of a Prometheus sample.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    }
+}
+
+/// A batch of one viewer.
+pub fn batch_of(viewer: &str, beacons: Vec<Beacon>) -> Batch {
+    Batch {
+        viewer_id: viewer.into(),
+        ..batch(beacons)
     }
 }

@@ -1,0 +1,297 @@
+//! Applying beacons inside one write transaction: the view record, its indexes and
+//! timeline, and the rollups, all moved by `new − previous`.
+//!
+//! [`Apply`] opens every table once per transaction; the group-commit writer
+//! ([`crate::writer`]) pushes many batches through one `Apply` and commits once.
+//! The same `shift` that adds a view also removes one (erasure, retention), so
+//! rollups always equal the sum of the stored views' counters.
+
+use redb::{ReadableTable, Table, WriteTransaction};
+use vidpulse_plugin::wire::Batch;
+
+use crate::dims::{self, ClientDims, Dim};
+use crate::rollup::{
+    self, bucket_start, Counters, Key, RollupCache, LEVEL_MS, RETENTION, ROLLUP_COUNTERS,
+    ROLLUP_SKETCHES,
+};
+use crate::store::{
+    Applied, Received, StoreError, ViewRecord, VIEWS, VIEWS_BY_STARTED_AT, VIEWS_BY_VIEWER,
+    VIEW_EVENTS,
+};
+
+/// What one accepted beacon changed, for the live view ([`crate::live`]).
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The view.
+    pub view_id: String,
+    /// Server time of the beacon, Unix ms.
+    pub now_ms: u64,
+    /// The view is over.
+    pub ended: bool,
+    /// `new − previous` counters (a new view counts `views: 1`).
+    pub delta: Counters,
+}
+
+type Bytes = &'static [u8];
+type RollupKey = (u8, u8, u64, &'static str);
+
+/// The open tables of one write transaction and its rollup cache.
+pub struct Apply<'t> {
+    views: Table<'t, &'static str, Bytes>,
+    by_started: Table<'t, (u64, &'static str), ()>,
+    by_viewer: Table<'t, (&'static str, &'static str), ()>,
+    events: Table<'t, (&'static str, u32), Bytes>,
+    counters: Table<'t, RollupKey, Bytes>,
+    sketches: Table<'t, RollupKey, Bytes>,
+    retention: Table<'t, (&'static str, u16), Bytes>,
+    cache: RollupCache,
+    /// Most timeline events kept per view.
+    pub max_view_events: u32,
+}
+
+impl<'t> Apply<'t> {
+    /// Opens the tables in `txn`.
+    pub fn open(txn: &'t WriteTransaction, max_view_events: u32) -> Result<Self, StoreError> {
+        Ok(Apply {
+            views: txn.open_table(VIEWS)?,
+            by_started: txn.open_table(VIEWS_BY_STARTED_AT)?,
+            by_viewer: txn.open_table(VIEWS_BY_VIEWER)?,
+            events: txn.open_table(VIEW_EVENTS)?,
+            counters: txn.open_table(ROLLUP_COUNTERS)?,
+            sketches: txn.open_table(ROLLUP_SKETCHES)?,
+            retention: txn.open_table(RETENTION)?,
+            cache: RollupCache::default(),
+            max_view_events,
+        })
+    }
+
+    /// Reads a stored view.
+    pub fn view(&self, view_id: &str) -> Result<Option<ViewRecord>, StoreError> {
+        Ok(match self.views.get(view_id)? {
+            Some(bytes) => Some(serde_json::from_slice(bytes.value())?),
+            None => None,
+        })
+    }
+
+    /// Applies a validated batch: per view, a beacon whose `seq` is above the
+    /// stored one replaces it and moves the rollups; otherwise it is stale.
+    pub fn batch(
+        &mut self,
+        batch: &Batch,
+        received: &Received,
+        changes: &mut Vec<Change>,
+    ) -> Result<Applied, StoreError> {
+        let mut applied = Applied::default();
+        for beacon in &batch.beacons {
+            let previous = self.view(&beacon.view_id)?;
+            if previous
+                .as_ref()
+                .is_some_and(|p| beacon.seq <= p.beacon.seq)
+            {
+                applied.stale += 1;
+                continue;
+            }
+            let client = previous
+                .as_ref()
+                .and_then(|p| p.client.clone())
+                .unwrap_or_else(|| {
+                    ClientDims::from_request(
+                        received.user_agent.as_deref(),
+                        received.country.clone(),
+                    )
+                });
+            let mut record = ViewRecord {
+                property: batch.property.clone(),
+                viewer_id: batch.viewer_id.clone(),
+                user_agent: received.user_agent.clone(),
+                client: Some(client),
+                first_received_ms: previous
+                    .as_ref()
+                    .map_or(received.now_ms, |p| p.first_received_ms),
+                last_received_ms: received.now_ms,
+                event_count: previous.as_ref().map_or(0, |p| p.event_count),
+                beacon: beacon.clone(),
+            };
+            for event in &beacon.events {
+                if record.event_count >= self.max_view_events {
+                    break;
+                }
+                let bytes = serde_json::to_vec(event)?;
+                self.events.insert(
+                    (beacon.view_id.as_str(), record.event_count),
+                    bytes.as_slice(),
+                )?;
+                record.event_count += 1;
+            }
+            let mut delta = Counters::of_view(&record.beacon.metrics);
+            if let Some(p) = &previous {
+                delta.sub(&Counters::of_view(&p.beacon.metrics));
+            }
+            changes.push(Change {
+                view_id: beacon.view_id.clone(),
+                now_ms: received.now_ms,
+                ended: beacon.metrics.view_ended,
+                delta,
+            });
+            self.put(previous.as_ref(), &record)?;
+            applied.accepted += 1;
+        }
+        Ok(applied)
+    }
+
+    /// Stores `record` in place of `previous` (indexes and rollups included).
+    pub fn put(
+        &mut self,
+        previous: Option<&ViewRecord>,
+        record: &ViewRecord,
+    ) -> Result<(), StoreError> {
+        let id = record.beacon.view_id.as_str();
+        if let Some(p) = previous {
+            self.by_started.remove((p.beacon.started_at_ms, id))?;
+            self.by_viewer.remove((p.viewer_id.as_str(), id))?;
+        }
+        let bytes = serde_json::to_vec(record)?;
+        self.views.insert(id, bytes.as_slice())?;
+        self.by_started
+            .insert((record.beacon.started_at_ms, id), ())?;
+        self.by_viewer.insert((record.viewer_id.as_str(), id), ())?;
+        self.shift(previous, Some(record))
+    }
+
+    /// Ids of a viewer's views.
+    pub fn views_of_viewer(&self, viewer_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::new();
+        for e in self.by_viewer.range((viewer_id, "")..)? {
+            let (k, _) = e?;
+            let (v, id) = k.value();
+            if v != viewer_id {
+                break;
+            }
+            ids.push(id.to_owned());
+        }
+        Ok(ids)
+    }
+
+    /// Ids of up to `limit` views started before `cutoff_ms`, oldest first.
+    pub fn views_before(&self, cutoff_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::new();
+        for e in self
+            .by_started
+            .range((0u64, "")..(cutoff_ms, ""))?
+            .take(limit)
+        {
+            ids.push(e?.0.value().1.to_owned());
+        }
+        Ok(ids)
+    }
+
+    /// Deletes a view, its timeline, and its counters from the rollups (the
+    /// sketches cannot forget). Returns the removed record.
+    pub fn remove(&mut self, view_id: &str) -> Result<Option<ViewRecord>, StoreError> {
+        let Some(record) = self.view(view_id)? else {
+            return Ok(None);
+        };
+        self.views.remove(view_id)?;
+        self.by_started
+            .remove((record.beacon.started_at_ms, view_id))?;
+        self.by_viewer
+            .remove((record.viewer_id.as_str(), view_id))?;
+        for i in 0..record.event_count {
+            self.events.remove((view_id, i))?;
+        }
+        self.shift(Some(&record), None)?;
+        Ok(Some(record))
+    }
+
+    /// Moves the rollups from `prev`'s contribution to `next`'s.
+    fn shift(
+        &mut self,
+        prev: Option<&ViewRecord>,
+        next: Option<&ViewRecord>,
+    ) -> Result<(), StoreError> {
+        for (record, add) in [(prev, false), (next, true)] {
+            let Some(r) = record else { continue };
+            let c = Counters::of_view(&r.beacon.metrics);
+            for (dim, value) in dims::values(r) {
+                for level in 0..LEVEL_MS.len() as u8 {
+                    let key = key_of(level, dim, r.beacon.started_at_ms, &value);
+                    let row = self.cache.counters(&self.counters, key)?;
+                    if add {
+                        row.add(&c);
+                    } else {
+                        row.sub(&c);
+                    }
+                }
+            }
+            self.shift_retention(r, add)?;
+        }
+        // Sketches only ever add: the viewer once per view, the startup time once,
+        // when it first appears.
+        if let Some(n) = next {
+            let new_view = prev.is_none();
+            let new_startup = n
+                .beacon
+                .metrics
+                .startup_ms
+                .filter(|_| prev.is_none_or(|p| p.beacon.metrics.startup_ms.is_none()));
+            if new_view || new_startup.is_some() {
+                for (dim, value) in dims::values(n) {
+                    for level in 0..LEVEL_MS.len() as u8 {
+                        let key = key_of(level, dim, n.beacon.started_at_ms, &value);
+                        let row = self.cache.sketches(&self.sketches, key)?;
+                        if new_view {
+                            row.add_viewer(&n.viewer_id);
+                        }
+                        if let Some(ms) = new_startup {
+                            row.add_startup(ms);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn shift_retention(&mut self, r: &ViewRecord, add: bool) -> Result<(), StoreError> {
+        let m = &r.beacon.metrics;
+        let (Some(video), Some(hex)) = (r.beacon.video.id.as_deref(), m.coverage.as_deref()) else {
+            return Ok(());
+        };
+        if m.coverage_buckets == 0 {
+            return Ok(());
+        }
+        let bits = rollup::coverage_bits(hex, m.coverage_buckets);
+        let row = self
+            .cache
+            .retention(&self.retention, video, m.coverage_buckets)?;
+        let step = |v: &mut u64| {
+            *v = if add {
+                v.saturating_add(1)
+            } else {
+                v.saturating_sub(1)
+            }
+        };
+        step(&mut row.views);
+        for (count, set) in row.counts.iter_mut().zip(bits) {
+            if set {
+                step(count);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the cached rollup rows. Call once, before the commit.
+    pub fn finish(mut self) -> Result<(), StoreError> {
+        let cache = std::mem::take(&mut self.cache);
+        cache.flush(&mut self.counters, &mut self.sketches, &mut self.retention)
+    }
+}
+
+fn key_of(level: u8, dim: Dim, started_at_ms: u64, value: &str) -> Key {
+    Key {
+        level,
+        dim: dim.code(),
+        bucket: bucket_start(level, started_at_ms),
+        value: value.to_owned(),
+    }
+}
