@@ -29,6 +29,7 @@ commands:
   test             setup, plugin, clips, then fmt, clippy, native tests, browser tests
   dist             release collector binary + plugin package into dist/
   bench collector  load a release collector over loopback → target/bench/collector.json
+  bench engine     engine cost per input, release build → target/bench/engine.json
   replay FILE      replay a recorded plugin trace (debug option) natively; prints
                    the beacons it produces, one JSON object per line
 ";
@@ -81,7 +82,15 @@ fn real_main() -> Result<()> {
         },
         Some("bench") => match rest.as_slice() {
             [what] if what == "collector" => bench::run(&util::Workspace::locate()?),
-            _ => bail!("usage: cargo xtask bench collector\n\n{USAGE}"),
+            [what] if what == "engine" => {
+                let ws = util::Workspace::locate()?;
+                util::run(
+                    std::process::Command::new("cargo")
+                        .current_dir(&ws.root)
+                        .args(["bench", "-p", "vidpulse-plugin", "--bench", "engine"]),
+                )
+            }
+            _ => bail!("usage: cargo xtask bench collector|engine\n\n{USAGE}"),
         },
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
