@@ -715,3 +715,25 @@ fn a_recorded_trace_replays_to_the_same_beacons() {
     assert!(sent.len() >= 5, "{}", sent.len());
     assert_eq!(replayed, sent);
 }
+
+#[test]
+fn the_first_source_after_play_does_not_split_the_view() {
+    // `monitor()` on an empty element, then `video.src = x; video.play()`: `play`
+    // fires before the first `loadstart`, and no `emptied` precedes it.
+    let mut engine = Engine::new(Config::default(), 1, 0.0, VideoMeta::default(), None);
+    let el = ElementState {
+        paused: false,
+        ..ElementState::default()
+    };
+    engine.handle_event(10.0, MediaEvent::Play, &el);
+    let src = "http://127.0.0.1/media/clip.webm".to_string();
+    engine.handle_event(12.0, MediaEvent::LoadStart { src: src.clone() }, &el);
+    let beacons: Vec<Beacon> = std::iter::from_fn(|| engine.poll_beacon()).collect();
+    assert_eq!(beacons.len(), 1, "{beacons:?}");
+    assert_eq!(beacons[0].reason, Reason::ViewStart);
+    assert!(engine.view_active());
+    engine.end_view(20.0, &el);
+    let last = engine.poll_beacon().unwrap();
+    assert_eq!(last.view_id, beacons[0].view_id);
+    assert_eq!(last.video.src.as_deref(), Some(src.as_str()));
+}

@@ -407,8 +407,14 @@ impl Engine {
     fn on_load_start(&mut self, now: f64, src: String, el: &ElementState) {
         self.reloading = false;
         let pending = self.pending_play_at.take();
-        let changed = !src.is_empty() && self.src.as_deref() != Some(src.as_str());
+        // A change needs a known previous source: the first source an element
+        // gets (`video.src = x; video.play()` on an empty element fires `play`
+        // before `loadstart`) belongs to the view already started.
+        let changed = !src.is_empty() && self.src.as_deref().is_some_and(|old| old != src);
         if !src.is_empty() {
+            if let Some(v) = self.view.as_mut().filter(|v| v.video.src.is_none()) {
+                v.video.src = Some(src.clone());
+            }
             self.src = Some(src);
         }
         if changed && self.view.is_some() {
