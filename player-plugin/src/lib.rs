@@ -10,4 +10,4 @@ pub mod wire;
 #[cfg(target_arch = "wasm32")]
 mod glue;
 #[cfg(target_arch = "wasm32")]
-pub use glue::{monitor, Monitor};
+pub use glue::{monitor, Monitor, MEDIA_EVENTS};

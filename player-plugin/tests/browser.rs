@@ -13,22 +13,6 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// Every event the plugin listens to on the element.
-const EVENTS: [&str; 12] = [
-    "emptied",
-    "loadstart",
-    "play",
-    "playing",
-    "pause",
-    "waiting",
-    "stalled",
-    "timeupdate",
-    "seeking",
-    "seeked",
-    "ended",
-    "error",
-];
-
 fn video() -> web_sys::HtmlMediaElement {
     let doc = web_sys::window().unwrap().document().unwrap();
     doc.create_element("video").unwrap().dyn_into().unwrap()
@@ -88,7 +72,7 @@ fn destroy_removes_every_listener() {
     assert_eq!(after_destroy, 2, "view start + final beacon");
     let last = h.snapshot();
     assert_eq!(field(&last, "view_ended").as_bool(), Some(true));
-    for name in EVENTS {
+    for name in vidpulse_plugin::MEDIA_EVENTS {
         dispatch(&el, name);
     }
     dispatch(&el, "play");

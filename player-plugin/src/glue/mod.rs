@@ -20,6 +20,7 @@ use web_sys::HtmlMediaElement;
 use crate::engine::trace::{self, Trace, TraceHeader, TraceInput};
 use crate::engine::{Engine, MediaEvent, HAVE_FUTURE_DATA};
 use driver::{deliver, listen, on_frame, on_timer, Inner};
+pub use element::MEDIA_EVENTS;
 use options::Options;
 use transport::{Transport, Via};
 
