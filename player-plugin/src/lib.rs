@@ -2,9 +2,11 @@
 //!
 //! - [`wire`]: the beacon format shared with the collector.
 //! - [`engine`]: the sans-IO playback engine that turns media events into QoE metrics.
+//! - [`outbox`]: the sans-IO delivery queue (merging, backoff, persistence).
 //! - `glue` (wasm32 only): the browser binding, `monitor(video, options)`.
 
 pub mod engine;
+pub mod outbox;
 pub mod wire;
 
 #[cfg(target_arch = "wasm32")]

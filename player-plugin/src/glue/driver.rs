@@ -19,7 +19,7 @@ use wasm_bindgen::JsCast;
 use web_sys::HtmlMediaElement;
 
 use super::element::{self, call_method, media_event, read_state, MEDIA_EVENTS};
-use super::transport::{notify, Transport, Via};
+use super::transport::{self, notify, Sender, Via};
 use crate::engine::trace::{self, Trace, TraceElement, TraceInput, TraceRecord};
 use crate::engine::{ElementState, Engine, MediaEvent};
 
@@ -29,7 +29,7 @@ pub(super) struct Inner {
     pub perf: web_sys::Performance,
     /// Last time fed to the engine: the engine's clock never goes backwards.
     pub last_now: f64,
-    pub transport: Transport,
+    pub sender: Rc<RefCell<Sender>>,
     pub listeners: Vec<EventListener>,
     pub timer: Option<(i32, f64)>,
     pub on_timer: Closure<dyn FnMut()>,
@@ -154,7 +154,7 @@ pub(super) fn deliver_at(
         let (_, el) = TraceElement::quantize(&read_state(&i.video));
         f(&mut i, now, &el);
         let beacons = i.after(now, &el);
-        i.transport.send(beacons, via)
+        transport::send(&i.sender, beacons, via)
     };
     notify(sent);
 }

@@ -22,7 +22,7 @@ use crate::engine::{Engine, MediaEvent, HAVE_FUTURE_DATA};
 use driver::{deliver, listen, on_frame, on_timer, Inner};
 pub use element::MEDIA_EVENTS;
 use options::Options;
-use transport::{Transport, Via};
+use transport::Via;
 
 thread_local! {
     /// Live monitors by element: `monitor()` on a monitored element returns the same
@@ -78,6 +78,13 @@ pub fn monitor(video: JsValue, options: JsValue) -> Result<Monitor, JsError> {
         header,
         records: Vec::new(),
     });
+    let sender = transport::sender(
+        opts.beacons_url(),
+        opts.property.clone(),
+        viewer,
+        perf.clone(),
+    );
+    sender.borrow_mut().add_hook(opts.on_beacon.clone());
     let inner = Rc::new_cyclic(|weak: &Weak<RefCell<Inner>>| {
         let (w1, w2) = (weak.clone(), weak.clone());
         RefCell::new(Inner {
@@ -85,12 +92,7 @@ pub fn monitor(video: JsValue, options: JsValue) -> Result<Monitor, JsError> {
             video: video.clone(),
             perf,
             last_now: 0.0,
-            transport: Transport::new(
-                opts.beacons_url(),
-                opts.property.clone(),
-                viewer,
-                opts.on_beacon.clone(),
-            ),
+            sender: sender.clone(),
             listeners: Vec::new(),
             timer: None,
             on_timer: Closure::new(move || on_timer(&w1)),

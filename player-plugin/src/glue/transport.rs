@@ -1,95 +1,253 @@
-//! Getting batches to the collector: `fetch` with `keepalive` normally,
-//! `navigator.sendBeacon` when the page is being hidden or unloaded.
+//! Getting beacons to the collector: the I/O around the sans-IO [`Outbox`].
 //!
-//! Bodies are JSON sent as a string, so the browser labels them `text/plain` and no
-//! CORS preflight is needed. Each view's beacon is a cumulative snapshot, so a lost
-//! request is repaired by the next one; retries and a persisted queue are the
-//! delivery issue's work.
+//! One [`Sender`] per collector and property on a page, shared by its monitors, so
+//! several players' beacons travel together. Requests go one at a time with `fetch`
+//! (`keepalive` for bodies up to 60 KB); a failure is retried with exponential
+//! backoff and jitter; the queue is saved in `localStorage` after every change and
+//! restored on the next page load, so neither an outage nor a reload loses a
+//! beacon. When the page is hidden or unloaded, everything queued also goes out
+//! with `navigator.sendBeacon`. Bodies are JSON strings, which the browser labels
+//! `text/plain`: no CORS preflight.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
-use crate::wire::{Batch, Beacon, WIRE_VERSION};
+use crate::outbox::{Outbox, OutboxConfig, Outcome};
+use crate::wire::Beacon;
 
-/// How a batch leaves the page.
+/// Largest body sent with `keepalive` (browsers cap keepalive bodies at 64 KB).
+pub const MAX_KEEPALIVE_BODY: usize = 60 * 1024;
+/// Prefix of the `localStorage` keys holding saved queues.
+const STORAGE_PREFIX: &str = "vidpulse.outbox:";
+
+/// How queued beacons leave the page.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Via {
-    /// `fetch(…, { keepalive: true })`.
+    /// The normal path: one `fetch` at a time, with retries.
     Fetch,
-    /// `navigator.sendBeacon`: survives the page going away.
+    /// The page is being hidden or unloaded: `navigator.sendBeacon` as well.
     Beacon,
 }
 
-/// Where and as whom a monitor sends.
-pub struct Transport {
-    pub url: String,
-    pub property: String,
-    pub viewer_id: String,
-    /// Debug hook: called with each batch object sent.
-    pub on_beacon: Option<js_sys::Function>,
-    /// Swallows fetch rejections (collector down) so they do not surface as
-    /// unhandled promise errors on the page.
-    ignore: Closure<dyn FnMut(JsValue)>,
+/// Bodies sent and the page hooks to call with them, once no borrow is held.
+pub type Sent = Vec<(String, Vec<js_sys::Function>)>;
+
+pub struct Sender {
+    url: String,
+    property: String,
+    viewer_id: String,
+    storage_key: String,
+    outbox: Outbox,
+    hooks: Vec<js_sys::Function>,
+    perf: web_sys::Performance,
+    timer: Option<i32>,
+    on_timer: Closure<dyn FnMut()>,
+    on_response: Closure<dyn FnMut(JsValue)>,
+    on_failure: Closure<dyn FnMut(JsValue)>,
 }
 
-impl Transport {
-    pub fn new(
-        url: String,
-        property: String,
-        viewer_id: String,
-        on_beacon: Option<js_sys::Function>,
-    ) -> Transport {
-        Transport {
+thread_local! {
+    static SENDERS: RefCell<Vec<Rc<RefCell<Sender>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The page's sender for `url` and `property`, created (and its saved queue
+/// restored) on first use.
+pub fn sender(
+    url: String,
+    property: String,
+    viewer_id: String,
+    perf: web_sys::Performance,
+) -> Rc<RefCell<Sender>> {
+    let existing = SENDERS.with(|s| {
+        s.borrow()
+            .iter()
+            .find(|x| x.borrow().url == url && x.borrow().property == property)
+            .cloned()
+    });
+    if let Some(s) = existing {
+        return s;
+    }
+    let prefix = format!("{STORAGE_PREFIX}{url}|{property}|");
+    let sender = Rc::new_cyclic(|weak: &Weak<RefCell<Sender>>| {
+        let (w1, w2, w3) = (weak.clone(), weak.clone(), weak.clone());
+        RefCell::new(Sender {
             url,
             property,
             viewer_id,
-            on_beacon,
-            ignore: Closure::new(|_: JsValue| {}),
+            storage_key: format!("{prefix}{:x}", random_u64() >> 16),
+            outbox: Outbox::new(OutboxConfig::default()),
+            hooks: Vec::new(),
+            perf,
+            timer: None,
+            on_timer: Closure::new(move || {
+                if let Some(s) = w1.upgrade() {
+                    if let Ok(mut x) = s.try_borrow_mut() {
+                        x.timer = None;
+                    }
+                    notify(pump(&s, None));
+                }
+            }),
+            on_response: Closure::new(move |resp: JsValue| {
+                let status = js_sys::Reflect::get(&resp, &"status".into())
+                    .ok()
+                    .and_then(|s| s.as_f64())
+                    .unwrap_or(0.0);
+                pump_weak(&w2, Some(Outcome::from_status(status as u16)));
+            }),
+            on_failure: Closure::new(move |_: JsValue| pump_weak(&w3, Some(Outcome::Retry))),
+        })
+    });
+    {
+        let mut s = sender.borrow_mut();
+        // Claim what earlier pages (or closed tabs) left for this collector.
+        for saved in take_saved(&prefix) {
+            s.outbox.restore(&saved);
+        }
+        s.save();
+    }
+    SENDERS.with(|s| s.borrow_mut().push(sender.clone()));
+    notify(pump(&sender, None));
+    sender
+}
+
+impl Sender {
+    /// Adds a page hook (`onBeacon`) called with every body this sender sends.
+    pub fn add_hook(&mut self, hook: Option<js_sys::Function>) {
+        if let Some(h) = hook {
+            if !self.hooks.iter().any(|x| js_sys::Object::is(x, &h)) {
+                self.hooks.push(h);
+            }
         }
     }
 
-    /// Builds one batch from `beacons` and sends it. Returns the body and the debug
-    /// hook for the caller to invoke once it holds no borrow.
-    pub fn send(
-        &self,
-        beacons: Vec<Beacon>,
-        via: Via,
-    ) -> Option<(String, Option<js_sys::Function>)> {
-        if beacons.is_empty() {
-            return None;
+    fn save(&self) {
+        if let Some(storage) = local_storage() {
+            let _ = if self.outbox.is_empty() {
+                storage.remove_item(&self.storage_key)
+            } else {
+                storage.set_item(&self.storage_key, &self.outbox.save())
+            };
         }
-        let batch = Batch {
-            v: WIRE_VERSION,
-            property: self.property.clone(),
-            viewer_id: self.viewer_id.clone(),
-            beacons,
+    }
+
+    fn arm_timer(&mut self) {
+        let (Some(at), None, Some(window)) =
+            (self.outbox.retry_at(), self.timer, web_sys::window())
+        else {
+            return;
         };
-        let body = serde_json::to_string(&batch).ok()?;
-        let window = web_sys::window()?;
-        let sent_by_beacon = via == Via::Beacon
-            && window
-                .navigator()
-                .send_beacon_with_opt_str(&self.url, Some(&body))
-                .unwrap_or(false);
-        if !sent_by_beacon {
-            let init = web_sys::RequestInit::new();
-            init.set_method("POST");
-            init.set_body(&JsValue::from_str(&body));
-            // `keepalive` is not in web-sys's stable API.
-            let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
-            let promise = window.fetch_with_str_and_init(&self.url, &init);
-            let _ = promise.catch(&self.ignore);
-        }
-        Some((body, self.on_beacon.clone()))
+        let delay = (at - self.perf.now()).clamp(0.0, 2.0e9) as i32 + 1;
+        let f = self.on_timer.as_ref().unchecked_ref();
+        self.timer = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(f, delay)
+            .ok();
     }
 }
 
-/// Calls the page's debug hook with the batch as a plain object.
-pub fn notify(sent: Option<(String, Option<js_sys::Function>)>) {
-    if let Some((body, Some(hook))) = sent {
-        if let Ok(obj) = js_sys::JSON::parse(&body) {
-            let _ = hook.call1(&JsValue::NULL, &obj);
+/// Queues beacons and sends what may be sent now.
+pub fn send(sender: &Rc<RefCell<Sender>>, beacons: Vec<Beacon>, via: Via) -> Sent {
+    let mut sent = Sent::new();
+    if let Ok(mut s) = sender.try_borrow_mut() {
+        for b in beacons {
+            s.outbox.push(b);
+        }
+        s.save();
+        let s = &mut *s;
+        if via == Via::Beacon {
+            if let Some(body) = s.outbox.all(&s.property, &s.viewer_id) {
+                let ok = web_sys::window()
+                    .and_then(|w| {
+                        w.navigator()
+                            .send_beacon_with_opt_str(&s.url, Some(&body))
+                            .ok()
+                    })
+                    .unwrap_or(false);
+                if ok {
+                    sent.push((body, s.hooks.clone()));
+                }
+            }
         }
     }
+    sent.extend(pump(sender, None));
+    sent
+}
+
+fn pump_weak(weak: &Weak<RefCell<Sender>>, outcome: Option<Outcome>) {
+    if let Some(s) = weak.upgrade() {
+        notify(pump(&s, outcome));
+    }
+}
+
+/// Records the outcome of the request in flight (if any), then starts the next
+/// request or arms the retry timer.
+fn pump(sender: &Rc<RefCell<Sender>>, outcome: Option<Outcome>) -> Sent {
+    let Ok(mut s) = sender.try_borrow_mut() else {
+        return Sent::new();
+    };
+    let now = s.perf.now();
+    if let Some(o) = outcome {
+        s.outbox.finish(o, now, js_sys::Math::random());
+        s.save();
+    }
+    let s = &mut *s;
+    let Some(body) = s.outbox.take_batch(now, &s.property, &s.viewer_id) else {
+        s.arm_timer();
+        return Sent::new();
+    };
+    let Some(window) = web_sys::window() else {
+        return Sent::new();
+    };
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(&body));
+    if body.len() <= MAX_KEEPALIVE_BODY {
+        // `keepalive` is not in web-sys's stable API.
+        let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
+    }
+    let _ = window
+        .fetch_with_str_and_init(&s.url, &init)
+        .then2(&s.on_response, &s.on_failure);
+    vec![(body, s.hooks.clone())]
+}
+
+/// Calls the page hooks with each body sent, as a plain object.
+pub fn notify(sent: Sent) {
+    for (body, hooks) in sent {
+        if hooks.is_empty() {
+            continue;
+        }
+        if let Ok(obj) = js_sys::JSON::parse(&body) {
+            for h in hooks {
+                let _ = h.call1(&JsValue::NULL, &obj);
+            }
+        }
+    }
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
+}
+
+/// Removes and returns every saved queue under `prefix`.
+fn take_saved(prefix: &str) -> Vec<String> {
+    let Some(storage) = local_storage() else {
+        return Vec::new();
+    };
+    let n = storage.length().unwrap_or(0);
+    let keys: Vec<String> = (0..n)
+        .filter_map(|i| storage.key(i).ok().flatten())
+        .filter(|k| k.starts_with(prefix))
+        .collect();
+    keys.into_iter()
+        .filter_map(|k| {
+            let v = storage.get_item(&k).ok().flatten();
+            let _ = storage.remove_item(&k);
+            v
+        })
+        .collect()
 }
 
 /// A random 64-bit value from `crypto.getRandomValues` (0 if unavailable).
@@ -104,7 +262,7 @@ pub fn random_u64() -> u64 {
 /// The anonymous viewer id: kept in `localStorage` when the page allows it.
 pub fn viewer_id() -> String {
     const KEY: &str = "vidpulse.viewer";
-    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+    let storage = local_storage();
     if let Some(id) = storage
         .as_ref()
         .and_then(|s| s.get_item(KEY).ok().flatten())

@@ -1,0 +1,220 @@
+//! The beacons waiting to reach the collector: a pure, bounded, persistable queue.
+//!
+//! Sans-IO like the engine: the glue pushes beacons, asks for a batch, sends it,
+//! and reports the outcome; the outbox decides what to send, when to retry
+//! (exponential backoff with jitter) and what to keep across a reload. Because a
+//! beacon is a cumulative snapshot, a newer beacon of a view *replaces* an older
+//! queued one (their timeline events are concatenated), so an outage costs one
+//! entry per view, not one per heartbeat, and a replay never double-counts: the
+//! collector keeps the highest `seq` per view.
+//!
+//! Persisted form: one serialised beacon per line (JSON escapes newlines inside
+//! strings), so restoring needs no JSON parser in the plugin.
+
+use crate::wire::{Beacon, WIRE_VERSION};
+
+/// Limits and timings of the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxConfig {
+    /// Most entries kept (one per view, plus restored ones); the oldest idle entry
+    /// is dropped beyond it.
+    pub max_entries: usize,
+    /// Most timeline events one entry keeps when beacons merge.
+    pub max_events: usize,
+    /// Most beacons in one request.
+    pub max_batch: usize,
+    /// First retry delay (ms); doubles per consecutive failure.
+    pub backoff_base_ms: f64,
+    /// Longest retry delay (ms).
+    pub backoff_max_ms: f64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            max_entries: 100,
+            max_events: 256,
+            max_batch: 20,
+            backoff_base_ms: 1_000.0,
+            backoff_max_ms: 60_000.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Entry {
+    /// A beacon of this page: newer beacons of its view merge into it.
+    Live(Box<Beacon>),
+    /// A serialised beacon restored from storage: sent as is.
+    Raw(String),
+}
+
+/// What the collector said about a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 2xx: stored.
+    Stored,
+    /// A 4xx other than 408/429: the collector will never take it; drop it.
+    Rejected,
+    /// Network error, 408, 429 or 5xx: try again later.
+    Retry,
+}
+
+impl Outcome {
+    /// Classifies an HTTP status (0 for a network error).
+    pub fn from_status(status: u16) -> Outcome {
+        match status {
+            200..=299 => Outcome::Stored,
+            408 | 429 => Outcome::Retry,
+            400..=499 => Outcome::Rejected,
+            _ => Outcome::Retry,
+        }
+    }
+}
+
+/// The queue.
+#[derive(Debug, Clone, Default)]
+pub struct Outbox {
+    cfg: OutboxConfig,
+    entries: Vec<Entry>,
+    /// The first `in_flight` entries are in the request being sent.
+    in_flight: usize,
+    failures: u32,
+    retry_at: f64,
+    /// Entries dropped for lack of room, for the page's debugging.
+    pub dropped: u32,
+}
+
+impl Outbox {
+    /// An empty outbox.
+    pub fn new(cfg: OutboxConfig) -> Outbox {
+        Outbox {
+            cfg,
+            ..Outbox::default()
+        }
+    }
+
+    /// Number of queued entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Nothing queued.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Queues a beacon, merging it into a queued, not-in-flight entry of its view.
+    pub fn push(&mut self, mut b: Beacon) {
+        let idle = self.in_flight..;
+        let same_view = self.entries[idle.clone()]
+            .iter()
+            .position(|e| matches!(e, Entry::Live(q) if q.view_id == b.view_id && q.seq < b.seq));
+        if let Some(i) = same_view.map(|i| i + self.in_flight) {
+            if let Entry::Live(old) = &mut self.entries[i] {
+                let mut events = std::mem::take(&mut old.events);
+                events.append(&mut b.events);
+                let excess = events.len().saturating_sub(self.cfg.max_events);
+                events.drain(..excess);
+                b.events = events;
+            }
+            self.entries[i] = Entry::Live(Box::new(b));
+            return;
+        }
+        if self.entries.len() >= self.cfg.max_entries {
+            if self.in_flight < self.entries.len() {
+                self.entries.remove(self.in_flight);
+                self.dropped += 1;
+            } else {
+                self.dropped += 1;
+                return;
+            }
+        }
+        self.entries.push(Entry::Live(Box::new(b)));
+    }
+
+    /// Restores entries saved by [`Outbox::save`] (from a previous page).
+    pub fn restore(&mut self, saved: &str) {
+        for line in saved.lines().filter(|l| l.starts_with('{')) {
+            if self.entries.len() >= self.cfg.max_entries {
+                self.dropped += 1;
+                continue;
+            }
+            self.entries.push(Entry::Raw(line.to_owned()));
+        }
+    }
+
+    /// Everything queued, one serialised beacon per line.
+    pub fn save(&self) -> String {
+        let mut out = String::new();
+        for e in &self.entries {
+            if let Some(json) = entry_json(e) {
+                out.push_str(&json);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// When the next batch may go (`None`: now, if anything is queued).
+    pub fn retry_at(&self) -> Option<f64> {
+        (self.failures > 0).then_some(self.retry_at)
+    }
+
+    /// The next request body, if one may be sent at `now`: marks its entries in
+    /// flight until [`Outbox::finish`].
+    pub fn take_batch(&mut self, now: f64, property: &str, viewer_id: &str) -> Option<String> {
+        if self.in_flight > 0
+            || self.entries.is_empty()
+            || (self.failures > 0 && now < self.retry_at)
+        {
+            return None;
+        }
+        let n = self.entries.len().min(self.cfg.max_batch);
+        self.in_flight = n;
+        Some(envelope(property, viewer_id, &self.entries[..n]))
+    }
+
+    /// Every queued entry as one body, for `navigator.sendBeacon` when the page goes
+    /// away. Nothing is removed: the entries stay saved and are sent again on the
+    /// next page load, which the collector's per-view `seq` makes harmless.
+    pub fn all(&self, property: &str, viewer_id: &str) -> Option<String> {
+        (!self.entries.is_empty()).then(|| envelope(property, viewer_id, &self.entries))
+    }
+
+    /// The outcome of the batch in flight. `jitter` is a random number in [0, 1).
+    pub fn finish(&mut self, outcome: Outcome, now: f64, jitter: f64) {
+        match outcome {
+            Outcome::Stored | Outcome::Rejected => {
+                self.entries.drain(..self.in_flight);
+                self.failures = 0;
+            }
+            Outcome::Retry => {
+                self.failures = self.failures.saturating_add(1);
+                let exp = self.cfg.backoff_base_ms * 2f64.powi(self.failures.min(30) as i32 - 1);
+                let delay = exp.min(self.cfg.backoff_max_ms) * (0.5 + 0.5 * jitter.clamp(0.0, 1.0));
+                self.retry_at = now + delay;
+            }
+        }
+        self.in_flight = 0;
+    }
+}
+
+fn entry_json(e: &Entry) -> Option<String> {
+    match e {
+        Entry::Live(b) => serde_json::to_string(&**b).ok(),
+        Entry::Raw(s) => Some(s.clone()),
+    }
+}
+
+/// The `wire::Batch` envelope around already serialised beacons (a native test
+/// checks it parses as `Batch`).
+fn envelope(property: &str, viewer_id: &str, entries: &[Entry]) -> String {
+    let beacons: Vec<String> = entries.iter().filter_map(entry_json).collect();
+    let property = serde_json::to_string(property).unwrap_or_default();
+    let viewer = serde_json::to_string(viewer_id).unwrap_or_default();
+    format!(
+        "{{\"v\":{WIRE_VERSION},\"property\":{property},\"viewer_id\":{viewer},\"beacons\":[{}]}}",
+        beacons.join(",")
+    )
+}

@@ -1,0 +1,166 @@
+//! The delivery queue, natively: merging per view, batching, backoff, persistence.
+
+use vidpulse_plugin::outbox::{Outbox, OutboxConfig, Outcome};
+use vidpulse_plugin::wire::{Batch, Beacon, NotableEvent, Reason, VideoMeta, ViewMetrics};
+
+fn beacon(view: &str, seq: u32, watch_ms: u64, events: Vec<NotableEvent>) -> Beacon {
+    Beacon {
+        view_id: view.into(),
+        seq,
+        reason: Reason::Interval,
+        started_at_ms: 1_700_000_000_000,
+        at_ms: watch_ms,
+        plugin_version: "0.1.0".into(),
+        video: VideoMeta::default(),
+        context: Default::default(),
+        metrics: ViewMetrics {
+            watch_ms,
+            ..ViewMetrics::default()
+        },
+        events,
+    }
+}
+
+fn stall(at_ms: u64) -> NotableEvent {
+    NotableEvent::Stall { at_ms, dur_ms: 500 }
+}
+
+fn parse(body: &str) -> Batch {
+    serde_json::from_str(body).expect("the envelope is a wire::Batch")
+}
+
+#[test]
+fn a_newer_beacon_replaces_the_queued_one_and_keeps_its_events() {
+    let mut o = Outbox::new(OutboxConfig::default());
+    o.push(beacon("a", 0, 0, vec![]));
+    o.push(beacon("a", 1, 10_000, vec![stall(3000)]));
+    o.push(beacon("b", 0, 0, vec![]));
+    o.push(beacon("a", 2, 20_000, vec![stall(15_000)]));
+    assert_eq!(o.len(), 2);
+    let batch = parse(&o.take_batch(0.0, "demo", "viewer-1").unwrap());
+    assert_eq!(batch.property, "demo");
+    assert_eq!(batch.viewer_id, "viewer-1");
+    let a = &batch.beacons[0];
+    assert_eq!(
+        (a.view_id.as_str(), a.seq, a.metrics.watch_ms),
+        ("a", 2, 20_000)
+    );
+    assert_eq!(a.events, [stall(3000), stall(15_000)]);
+}
+
+#[test]
+fn in_flight_entries_are_not_merged_into_and_leave_on_success() {
+    let mut o = Outbox::new(OutboxConfig::default());
+    o.push(beacon("a", 0, 0, vec![stall(1)]));
+    assert!(o.take_batch(0.0, "p", "v").is_some());
+    assert!(
+        o.take_batch(0.0, "p", "v").is_none(),
+        "one request at a time"
+    );
+    o.push(beacon("a", 1, 10_000, vec![stall(2)]));
+    assert_eq!(o.len(), 2);
+    o.finish(Outcome::Stored, 100.0, 0.5);
+    let batch = parse(&o.take_batch(100.0, "p", "v").unwrap());
+    assert_eq!(batch.beacons.len(), 1);
+    assert_eq!(batch.beacons[0].seq, 1);
+    assert_eq!(batch.beacons[0].events, [stall(2)], "no event sent twice");
+}
+
+#[test]
+fn failures_back_off_exponentially_with_jitter_and_keep_everything() {
+    let cfg = OutboxConfig {
+        backoff_base_ms: 1000.0,
+        backoff_max_ms: 8000.0,
+        ..OutboxConfig::default()
+    };
+    let mut o = Outbox::new(cfg);
+    o.push(beacon("a", 0, 0, vec![]));
+    let mut now = 0.0;
+    let mut delays = Vec::new();
+    for _ in 0..6 {
+        assert!(o.take_batch(now, "p", "v").is_some());
+        o.finish(Outcome::Retry, now, 1.0);
+        let at = o.retry_at().unwrap();
+        assert!(
+            o.take_batch(at - 1.0, "p", "v").is_none(),
+            "not before the retry time"
+        );
+        delays.push(at - now);
+        now = at;
+    }
+    assert_eq!(delays, [1000.0, 2000.0, 4000.0, 8000.0, 8000.0, 8000.0]);
+    o.finish(Outcome::Retry, now, 0.0);
+    assert_eq!(
+        o.retry_at().unwrap() - now,
+        4000.0,
+        "jitter halves at worst"
+    );
+    assert_eq!(o.len(), 1);
+    // Back up: delivered, and the backoff resets.
+    let now = o.retry_at().unwrap();
+    assert!(o.take_batch(now, "p", "v").is_some());
+    o.finish(Outcome::Stored, now, 0.5);
+    assert!(o.is_empty());
+    assert_eq!(o.retry_at(), None);
+}
+
+#[test]
+fn rejected_batches_are_dropped_not_retried_forever() {
+    assert_eq!(Outcome::from_status(200), Outcome::Stored);
+    assert_eq!(Outcome::from_status(400), Outcome::Rejected);
+    assert_eq!(Outcome::from_status(413), Outcome::Rejected);
+    assert_eq!(Outcome::from_status(429), Outcome::Retry);
+    assert_eq!(Outcome::from_status(503), Outcome::Retry);
+    assert_eq!(Outcome::from_status(0), Outcome::Retry);
+    let mut o = Outbox::new(OutboxConfig::default());
+    o.push(beacon("a", 0, 0, vec![]));
+    o.take_batch(0.0, "p", "v");
+    o.finish(Outcome::Rejected, 0.0, 0.5);
+    assert!(o.is_empty());
+}
+
+#[test]
+fn saved_entries_survive_a_reload_and_are_sent_as_they_were() {
+    let mut o = Outbox::new(OutboxConfig::default());
+    o.push(beacon("a", 3, 30_000, vec![stall(9)]));
+    o.push(beacon("b", 1, 5_000, vec![]));
+    let saved = o.save();
+    assert_eq!(saved.lines().count(), 2);
+    let mut next_page = Outbox::new(OutboxConfig::default());
+    next_page.restore(&saved);
+    next_page.push(beacon("c", 0, 0, vec![]));
+    let batch = parse(&next_page.take_batch(0.0, "p", "v").unwrap());
+    let seen: Vec<(&str, u32)> = batch
+        .beacons
+        .iter()
+        .map(|b| (b.view_id.as_str(), b.seq))
+        .collect();
+    assert_eq!(seen, [("a", 3), ("b", 1), ("c", 0)]);
+    assert_eq!(batch.beacons[0].events, [stall(9)]);
+    // The page-hide body carries everything and removes nothing.
+    let all = parse(&next_page.all("p", "v").unwrap());
+    assert_eq!(all.beacons.len(), 3);
+    assert_eq!(next_page.len(), 3);
+}
+
+#[test]
+fn the_queue_is_bounded() {
+    let cfg = OutboxConfig {
+        max_entries: 3,
+        max_batch: 2,
+        ..OutboxConfig::default()
+    };
+    let mut o = Outbox::new(cfg);
+    for v in ["a", "b", "c", "d"] {
+        o.push(beacon(v, 0, 0, vec![]));
+    }
+    assert_eq!(o.len(), 3);
+    assert_eq!(o.dropped, 1);
+    let batch = parse(&o.take_batch(0.0, "p", "v").unwrap());
+    let ids: Vec<&str> = batch.beacons.iter().map(|b| b.view_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["b", "c"],
+        "oldest dropped, at most max_batch per request"
+    );
+}
