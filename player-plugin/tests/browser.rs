@@ -20,6 +20,9 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const DEAD_COLLECTOR: &str = "http://127.0.0.1:9";
 
+/// Bodies the `onBeacon` hook saw.
+type Batches = Rc<RefCell<Vec<String>>>;
+
 fn video() -> web_sys::HtmlMediaElement {
     let doc = web_sys::window().unwrap().document().unwrap();
     doc.create_element("video").unwrap().dyn_into().unwrap()
@@ -32,13 +35,7 @@ fn dispatch(target: &web_sys::EventTarget, name: &str) {
 }
 
 /// Options for `property`, recording a trace, with a hook collecting batches sent.
-fn options(
-    property: &str,
-) -> (
-    JsValue,
-    Rc<RefCell<Vec<String>>>,
-    Closure<dyn FnMut(JsValue)>,
-) {
+fn options(property: &str) -> (JsValue, Batches, Closure<dyn FnMut(JsValue)>) {
     let batches = Rc::new(RefCell::new(Vec::new()));
     let b2 = batches.clone();
     let hook = Closure::<dyn FnMut(JsValue)>::new(move |batch: JsValue| {
@@ -205,4 +202,70 @@ fn undelivered_beacons_are_saved_for_the_next_page() {
     // saved until the collector confirms them.
     assert!(!beacons.is_empty());
     assert!(beacons.iter().any(|b| b.metrics.view_ended), "{saved}");
+}
+
+#[wasm_bindgen_test]
+fn set_video_report_error_and_rendition_reach_the_engine() {
+    let el = video();
+    let (opts, _sent, _hook) = options("t-api");
+    let h = vidpulse_plugin::monitor(el.clone().into(), opts).unwrap();
+    dispatch(&el, "play");
+    let first = field(&h.snapshot(), "view_id");
+    let r = js_sys::JSON::parse(r#"{"width":1280,"height":720,"bitrate":2500000}"#).unwrap();
+    h.report_rendition(r).unwrap();
+    let e = js_sys::JSON::parse(r#"{"code":7,"message":"manifest","fatal":true}"#).unwrap();
+    h.report_error(e).unwrap();
+    let s = h.snapshot();
+    assert_eq!(field(&field(&s, "error"), "code").as_f64(), Some(7.0));
+    let bad = js_sys::JSON::parse(r#"{"width":"wide"}"#).unwrap();
+    assert!(message(h.report_rendition(bad).unwrap_err()).contains("rendition.width"));
+    // New content: the view ends (the element is paused: no new view yet).
+    let v = js_sys::JSON::parse(r#"{"id":"clip-2","title":"Two"}"#).unwrap();
+    h.set_video(v).unwrap();
+    assert_eq!(field(&h.snapshot(), "view_id"), first);
+    assert_eq!(field(&h.snapshot(), "view_ended").as_bool(), Some(true));
+    dispatch(&el, "play");
+    assert_ne!(field(&h.snapshot(), "view_id"), first);
+    let t = trace(&h);
+    let last = replay(&t).pop().unwrap();
+    assert_eq!(last.video.id.as_deref(), Some("clip-2"));
+    h.destroy();
+}
+
+#[wasm_bindgen_test]
+fn without_consent_nothing_is_stored_or_sent() {
+    let el = video();
+    let (opts, sent, _hook) = options("t-consent");
+    js_sys::Reflect::set(&opts, &"consent".into(), &JsValue::FALSE).unwrap();
+    let h = vidpulse_plugin::monitor(el.clone().into(), opts).unwrap();
+    dispatch(&el, "play");
+    h.flush();
+    assert!(sent.borrow().is_empty(), "nothing sent without consent");
+    let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    let saved = (0..storage.length().unwrap())
+        .filter_map(|i| storage.key(i).unwrap())
+        .any(|k| k.contains("|t-consent|"));
+    assert!(!saved, "nothing saved without consent");
+    h.set_consent(true);
+    h.flush();
+    assert_eq!(sent.borrow().len(), 1, "sent once consent is given");
+    h.destroy();
+}
+
+#[wasm_bindgen_test]
+fn a_sampled_out_viewer_is_not_measured() {
+    let el = video();
+    let (opts, sent, _hook) = options("t-sample");
+    let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&opts, &k.into(), v).unwrap();
+    set("sampleRate", &JsValue::from(0.000_001));
+    set("viewerId", &"some-viewer".into());
+    let h = vidpulse_plugin::monitor(el.clone().into(), opts.clone()).unwrap();
+    dispatch(&el, "play");
+    assert!(field(&h.snapshot(), "view_id").is_null());
+    assert!(sent.borrow().is_empty());
+    assert!(trace(&h).records.is_empty());
+    h.destroy();
+    set("sampleRate", &JsValue::from(0.0));
+    let err = vidpulse_plugin::monitor(el.clone().into(), opts).err();
+    assert!(message(err.unwrap()).contains("options.sampleRate"));
 }

@@ -737,3 +737,76 @@ fn the_first_source_after_play_does_not_split_the_view() {
     assert_eq!(last.view_id, beacons[0].view_id);
     assert_eq!(last.video.src.as_deref(), Some(src.as_str()));
 }
+
+#[test]
+fn reported_errors_fatal_or_not() {
+    let mut p = Player::new();
+    start_slowly(&mut p);
+    p.advance(820.0, 1820.0);
+    p.ev(
+        1820.0,
+        MediaEvent::ReportedError {
+            code: 2,
+            message: "fragment retry".into(),
+            fatal: false,
+        },
+    );
+    assert_eq!(
+        p.metrics().error,
+        None,
+        "a non-fatal error is only on the timeline"
+    );
+    p.ev(
+        2000.0,
+        MediaEvent::ReportedError {
+            code: 3,
+            message: "manifest gone".into(),
+            fatal: true,
+        },
+    );
+    let m = p.end(2500.0);
+    assert_eq!(
+        m.error.map(|e| (e.code, e.before_first_frame)),
+        Some((3, false))
+    );
+    let fatal: Vec<bool> = p
+        .sent
+        .iter()
+        .flat_map(|b| b.events.iter())
+        .filter_map(|e| match e {
+            NotableEvent::Error { fatal, .. } => Some(*fatal),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fatal, [false, true]);
+}
+
+#[test]
+fn a_video_change_ends_the_view_and_starts_the_next_while_playing() {
+    let mut p = Player::new();
+    start_slowly(&mut p);
+    p.advance(820.0, 1820.0);
+    let next = VideoMeta {
+        id: Some("clip-2".into()),
+        ..VideoMeta::default()
+    };
+    p.ev(1820.0, MediaEvent::VideoChange { video: next });
+    let ids = p.view_ids();
+    assert_eq!(ids.len(), 2);
+    let first_end = p.sent.iter().rfind(|b| b.view_id == ids[0]).unwrap();
+    assert_eq!(first_end.reason, Reason::ViewEnd);
+    assert_eq!(first_end.video.id.as_deref(), Some("clip-1"));
+    let second = p.sent.last().unwrap();
+    assert_eq!(second.reason, Reason::ViewStart);
+    assert_eq!(second.video.id.as_deref(), Some("clip-2"));
+    // Paused: the next view waits for play intent.
+    p.pause(2000.0);
+    p.ev(
+        2100.0,
+        MediaEvent::VideoChange {
+            video: VideoMeta::default(),
+        },
+    );
+    assert_eq!(p.view_ids().len(), 2);
+    assert!(!p.engine.view_active());
+}

@@ -43,6 +43,22 @@ pub enum MediaEvent {
         /// `MediaError.message`.
         message: String,
     },
+    /// An error the integration reported (`reportError`): fatal ones end
+    /// playback like a `MediaError`; others only go on the timeline.
+    ReportedError {
+        /// The player's error code.
+        code: u16,
+        /// Message.
+        message: String,
+        /// Whether playback stopped.
+        fatal: bool,
+    },
+    /// New content in the same player (`setVideo`): the current view ends, and a
+    /// new one starts at once if the element is playing.
+    VideoChange {
+        /// The new content's metadata.
+        video: crate::wire::VideoMeta,
+    },
     /// A video frame was presented (`requestVideoFrameCallback`).
     Frame,
     /// `canplay`: the element reached `HAVE_FUTURE_DATA`.

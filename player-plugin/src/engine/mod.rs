@@ -286,7 +286,21 @@ impl Engine {
                 }
                 self.emit(now, Reason::Ended);
             }
-            MediaEvent::Error { code, message } => self.on_error(now, code, message),
+            MediaEvent::Error { code, message } => self.on_error(now, code, message, true),
+            MediaEvent::ReportedError {
+                code,
+                message,
+                fatal,
+            } => self.on_error(now, code, message, fatal),
+            MediaEvent::VideoChange { video } => {
+                self.video = video;
+                if self.view.is_some() {
+                    self.end_view(now, el);
+                    if !el.paused {
+                        self.start_view(now, el);
+                    }
+                }
+            }
             MediaEvent::PageHide => self.end_view(now, el),
         }
         self.check_first_frame_fallback(now, el);
@@ -347,11 +361,6 @@ impl Engine {
         if let Some(v) = self.view.take() {
             self.last_view = Some((v.id.clone(), v.seq, v.metrics(now, &cfg)));
         }
-    }
-
-    /// Replaces the content metadata; applies to views that start from now on.
-    pub fn set_video(&mut self, video: VideoMeta) {
-        self.video = video;
     }
 
     /// Sets the page and player context; applies to views that start from now on.
@@ -494,20 +503,23 @@ impl Engine {
         self.emit(now, Reason::FirstFrame);
     }
 
-    fn on_error(&mut self, now: f64, code: u16, message: String) {
+    fn on_error(&mut self, now: f64, code: u16, message: String, fatal: bool) {
         let cfg = self.cfg.clone();
         let Some(v) = self.view.as_mut() else { return };
         if v.error.is_some() {
             return;
         }
-        v.end_stall(now, &cfg);
         let at_ms = ms(now - v.started_at);
         v.push_event(NotableEvent::Error {
             at_ms,
             code,
             message: message.clone(),
-            fatal: true,
+            fatal,
         });
+        if !fatal {
+            return;
+        }
+        v.end_stall(now, &cfg);
         v.error = Some(PlaybackError {
             code,
             message,

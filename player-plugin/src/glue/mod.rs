@@ -53,7 +53,13 @@ pub fn monitor(video: JsValue, options: JsValue) -> Result<Monitor, JsError> {
     let perf = window
         .performance()
         .ok_or_else(|| JsError::new("no performance clock"))?;
-    let viewer = opts.viewer_id.clone().unwrap_or_else(transport::viewer_id);
+    let viewer = opts
+        .viewer_id
+        .clone()
+        .unwrap_or_else(|| transport::viewer_id(opts.consent));
+    // Sampling is decided per viewer, so a viewer is in or out on every page.
+    let dnt = opts.respect_dnt && window.navigator().do_not_track() == "1";
+    let watched = !dnt && sampled(&viewer, opts.sample_rate);
     let (origin_us, _) = trace::quantize_ms(perf.time_origin());
     // Player startup is measurable only if the element was not ready before init.
     let player_init = match opts.player_init_time {
@@ -84,7 +90,13 @@ pub fn monitor(video: JsValue, options: JsValue) -> Result<Monitor, JsError> {
         viewer,
         perf.clone(),
     );
-    sender.borrow_mut().add_hook(opts.on_beacon.clone());
+    {
+        let mut s = sender.borrow_mut();
+        s.add_hook(opts.on_beacon.clone());
+        if !opts.consent {
+            s.set_enabled(false);
+        }
+    }
     let inner = Rc::new_cyclic(|weak: &Weak<RefCell<Inner>>| {
         let (w1, w2) = (weak.clone(), weak.clone());
         RefCell::new(Inner {
@@ -102,9 +114,13 @@ pub fn monitor(video: JsValue, options: JsValue) -> Result<Monitor, JsError> {
             trace,
         })
     });
+    MONITORS.with(|m| m.borrow_mut().push((video.clone(), inner.clone())));
+    if !watched {
+        // Sampled out or Do Not Track: a handle that measures nothing.
+        return Ok(Monitor { inner });
+    }
     let listeners = listen(&inner, &video, &window);
     inner.borrow_mut().listeners = listeners;
-    MONITORS.with(|m| m.borrow_mut().push((video.clone(), inner.clone())));
     deliver(&inner, Via::Fetch, |i, now, el| {
         i.measure(now, el);
         // Monitoring may start on an element that is already playing.
@@ -170,6 +186,70 @@ impl Monitor {
         });
     }
 
+    /// New content in this player (single-page apps): ends the current view; the
+    /// next starts at once if the element is playing. `video`: `{ id, title,
+    /// series, duration, cdn }`.
+    #[wasm_bindgen(js_name = setVideo)]
+    pub fn set_video(&self, video: JsValue) -> Result<(), JsError> {
+        let video = options::video_meta(&video, "video").map_err(|e| JsError::new(&e))?;
+        self.feed_event(MediaEvent::VideoChange { video });
+        Ok(())
+    }
+
+    /// A rendition the player switched to: `{ width, height, bitrate }` (bit/s).
+    #[wasm_bindgen(js_name = reportRendition)]
+    pub fn report_rendition(&self, r: JsValue) -> Result<(), JsError> {
+        let n = |k: &str| options::number(&r, k, &format!("rendition.{k}"));
+        let (w, h, b) = (n("width"), n("height"), n("bitrate"));
+        let (w, h, b) = (w.map_err(js)?, h.map_err(js)?, b.map_err(js)?);
+        self.feed_event(MediaEvent::Rendition {
+            width: w.unwrap_or(0.0) as u32,
+            height: h.unwrap_or(0.0) as u32,
+            bitrate: b.map(|b| b as u64),
+        });
+        Ok(())
+    }
+
+    /// An error the player knows of: `{ code, message, fatal }` (`fatal` defaults
+    /// to true).
+    #[wasm_bindgen(js_name = reportError)]
+    pub fn report_error(&self, e: JsValue) -> Result<(), JsError> {
+        let code = options::number(&e, "code", "error.code").map_err(js)?;
+        let message = options::string(&e, "message", "error.message").map_err(js)?;
+        let fatal = !matches!(options::get(&e, "fatal").as_bool(), Some(false));
+        self.feed_event(MediaEvent::ReportedError {
+            code: code.unwrap_or(0.0).min(f64::from(u16::MAX)) as u16,
+            message: message.unwrap_or_default(),
+            fatal,
+        });
+        Ok(())
+    }
+
+    /// Consent at run time: `false` stops storing and sending and forgets what is
+    /// queued and the stored viewer id; `true` resumes.
+    #[wasm_bindgen(js_name = setConsent)]
+    pub fn set_consent(&self, on: bool) {
+        if let Ok(i) = self.inner.try_borrow() {
+            if let Ok(mut s) = i.sender.try_borrow_mut() {
+                s.set_enabled(on);
+            }
+        }
+        if !on {
+            transport::forget_viewer();
+        }
+    }
+
+    fn feed_event(&self, ev: MediaEvent) {
+        if self
+            .inner
+            .try_borrow()
+            .is_ok_and(|i| i.listeners.is_empty())
+        {
+            return; // destroyed, or not sampled
+        }
+        deliver(&self.inner, Via::Fetch, |i, now, el| i.event(now, el, ev));
+    }
+
     /// The recorded engine inputs as JSON (with the `debug` option), else `null`.
     /// `cargo xtask replay FILE` replays them natively.
     pub fn trace(&self) -> Option<String> {
@@ -184,6 +264,22 @@ struct SnapshotOut<'a> {
     seq: u32,
     #[serde(flatten)]
     metrics: &'a crate::wire::ViewMetrics,
+}
+
+fn js(e: String) -> JsError {
+    JsError::new(&e)
+}
+
+/// Whether this viewer is in the sample: a stable hash of the id against the rate.
+fn sampled(viewer: &str, rate: f64) -> bool {
+    if rate >= 1.0 {
+        return true;
+    }
+    // FNV-1a, 64 bits.
+    let h = viewer.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    ((h >> 11) as f64 / (1u64 << 53) as f64) < rate
 }
 
 fn find(video: &HtmlMediaElement) -> Option<Rc<RefCell<Inner>>> {

@@ -37,6 +37,13 @@ pub struct Options {
     pub experiment: Option<String>,
     /// `debug`: record the engine's inputs for `trace()`.
     pub debug: bool,
+    /// `sampleRate` in (0, 1]: the share of viewers monitored, decided per viewer.
+    pub sample_rate: f64,
+    /// `respectDoNotTrack`: monitor nothing when the browser sends Do Not Track.
+    pub respect_dnt: bool,
+    /// `consent` (default true): with `false`, nothing is stored or sent until
+    /// `setConsent(true)`.
+    pub consent: bool,
 }
 
 /// Smallest heartbeat period accepted, so a typo cannot flood the collector.
@@ -44,12 +51,12 @@ pub const MIN_BEACON_INTERVAL_MS: f64 = 1000.0;
 /// Longest string option kept (ids, titles, keys).
 pub const MAX_OPTION_LEN: usize = 1024;
 
-fn get(obj: &JsValue, key: &str) -> JsValue {
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// A string option: absent is `None`; present but not a string is an error.
-fn string(obj: &JsValue, key: &str, path: &str) -> Result<Option<String>, String> {
+pub fn string(obj: &JsValue, key: &str, path: &str) -> Result<Option<String>, String> {
     let v = get(obj, key);
     if v.is_undefined() || v.is_null() {
         return Ok(None);
@@ -61,8 +68,24 @@ fn string(obj: &JsValue, key: &str, path: &str) -> Result<Option<String>, String
     }
 }
 
+/// Content metadata `{ id, title, series, duration, cdn }` (absent: empty).
+pub fn video_meta(obj: &JsValue, path: &str) -> Result<VideoMeta, String> {
+    if !obj.is_object() {
+        return Ok(VideoMeta::default());
+    }
+    let key = |k: &str| format!("{path}.{k}");
+    Ok(VideoMeta {
+        id: string(obj, "id", &key("id"))?,
+        title: string(obj, "title", &key("title"))?,
+        series: string(obj, "series", &key("series"))?,
+        duration_ms: number(obj, "duration", &key("duration"))?.map(|d| d as u64),
+        cdn: string(obj, "cdn", &key("cdn"))?,
+        ..VideoMeta::default()
+    })
+}
+
 /// A non-negative number option: absent is `None`.
-fn number(obj: &JsValue, key: &str, path: &str) -> Result<Option<f64>, String> {
+pub fn number(obj: &JsValue, key: &str, path: &str) -> Result<Option<f64>, String> {
     let v = get(obj, key);
     if v.is_undefined() || v.is_null() {
         return Ok(None);
@@ -85,20 +108,11 @@ impl Options {
         let property = string(value, "property", "options.property")?
             .filter(|s| !s.is_empty())
             .ok_or("options.property: required (the property key)")?;
-        let video_obj = get(value, "video");
-        let video = if video_obj.is_object() {
-            VideoMeta {
-                id: string(&video_obj, "id", "options.video.id")?,
-                title: string(&video_obj, "title", "options.video.title")?,
-                series: string(&video_obj, "series", "options.video.series")?,
-                duration_ms: number(&video_obj, "duration", "options.video.duration")?
-                    .map(|d| d as u64),
-                cdn: string(&video_obj, "cdn", "options.video.cdn")?,
-                ..VideoMeta::default()
-            }
-        } else {
-            VideoMeta::default()
-        };
+        let video = video_meta(&get(value, "video"), "options.video")?;
+        let sample_rate = number(value, "sampleRate", "options.sampleRate")?.unwrap_or(1.0);
+        if !(sample_rate > 0.0 && sample_rate <= 1.0) {
+            return Err("options.sampleRate: a number in (0, 1]".into());
+        }
         let interval = get(value, "beaconIntervalMs");
         let beacon_interval_ms = if interval.is_undefined() {
             None
@@ -121,6 +135,9 @@ impl Options {
             player_version: string(&player, "version", "options.player.version")?,
             experiment: string(value, "experiment", "options.experiment")?,
             debug: get(value, "debug").is_truthy(),
+            sample_rate,
+            respect_dnt: get(value, "respectDoNotTrack").is_truthy(),
+            consent: !matches!(get(value, "consent").as_bool(), Some(false)),
             collector,
             property,
             video,

@@ -42,6 +42,8 @@ pub struct Sender {
     storage_key: String,
     outbox: Outbox,
     hooks: Vec<js_sys::Function>,
+    /// Consent: when false, nothing is queued, saved or sent.
+    enabled: bool,
     perf: web_sys::Performance,
     timer: Option<i32>,
     on_timer: Closure<dyn FnMut()>,
@@ -80,6 +82,7 @@ pub fn sender(
             storage_key: format!("{prefix}{:x}", random_u64() >> 16),
             outbox: Outbox::new(OutboxConfig::default()),
             hooks: Vec::new(),
+            enabled: true,
             perf,
             timer: None,
             on_timer: Closure::new(move || {
@@ -123,9 +126,18 @@ impl Sender {
         }
     }
 
+    /// Turns storing and sending on or off; off also forgets everything queued.
+    pub fn set_enabled(&mut self, on: bool) {
+        self.enabled = on;
+        if !on {
+            self.outbox = Outbox::new(OutboxConfig::default());
+        }
+        self.save();
+    }
+
     fn save(&self) {
         if let Some(storage) = local_storage() {
-            let _ = if self.outbox.is_empty() {
+            let _ = if self.outbox.is_empty() || !self.enabled {
                 storage.remove_item(&self.storage_key)
             } else {
                 storage.set_item(&self.storage_key, &self.outbox.save())
@@ -151,6 +163,9 @@ impl Sender {
 pub fn send(sender: &Rc<RefCell<Sender>>, beacons: Vec<Beacon>, via: Via) -> Sent {
     let mut sent = Sent::new();
     if let Ok(mut s) = sender.try_borrow_mut() {
+        if !s.enabled {
+            return sent;
+        }
         for b in beacons {
             s.outbox.push(b);
         }
@@ -259,10 +274,21 @@ pub fn random_u64() -> u64 {
     u64::from_le_bytes(buf) ^ (js_sys::Math::random() * 9.007_199_254_740_992e15) as u64
 }
 
-/// The anonymous viewer id: kept in `localStorage` when the page allows it.
-pub fn viewer_id() -> String {
-    const KEY: &str = "vidpulse.viewer";
-    let storage = local_storage();
+/// Where the viewer id is kept.
+pub const VIEWER_KEY: &str = "vidpulse.viewer";
+
+/// Forgets the stored viewer id (consent withdrawn).
+pub fn forget_viewer() {
+    if let Some(s) = local_storage() {
+        let _ = s.remove_item(VIEWER_KEY);
+    }
+}
+
+/// The anonymous viewer id: kept in `localStorage` when `store` and the page
+/// allow it, else random for this page only.
+pub fn viewer_id(store: bool) -> String {
+    const KEY: &str = VIEWER_KEY;
+    let storage = local_storage().filter(|_| store);
     if let Some(id) = storage
         .as_ref()
         .and_then(|s| s.get_item(KEY).ok().flatten())
