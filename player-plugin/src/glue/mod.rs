@@ -33,6 +33,67 @@ thread_local! {
     static PAGE_LOAD_TAKEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** Content metadata. */
+export interface VideoInfo {
+  /** Your id for the content. */ id?: string;
+  /** Title. */ title?: string;
+  /** Series or show. */ series?: string;
+  /** Duration in ms (else read from the element). */ duration?: number;
+  /** CDN name (else the collector uses the host of the source URL). */ cdn?: string;
+}
+
+/** Options of `monitor()`. */
+export interface MonitorOptions {
+  /** Base URL of the collector, e.g. `https://stats.example.com` (required). */
+  collector: string;
+  /** Property key (required). */
+  property: string;
+  video?: VideoInfo;
+  /** Heartbeat period while a view changes, ms, at least 1000 (default 10000). */
+  beaconIntervalMs?: number;
+  /** Your own anonymous viewer id (default: random, kept in localStorage). */
+  viewerId?: string;
+  player?: { name?: string; version?: string };
+  /** When the player was created, Unix epoch ms (default: when monitor() ran). */
+  playerInitTime?: number;
+  /** The first view is autoplay-initiated (default: the element's autoplay). */
+  autoplay?: boolean;
+  /** A/B experiment name. */
+  experiment?: string;
+  /** Share of viewers measured, in (0, 1], stable per viewer (default 1). */
+  sampleRate?: number;
+  /** Measure nothing when the browser sends Do Not Track. */
+  respectDoNotTrack?: boolean;
+  /** false: nothing is stored or sent until setConsent(true) (default true). */
+  consent?: boolean;
+  /** Record every engine input for trace(). */
+  debug?: boolean;
+  /** Called with each batch sent (debugging). */
+  onBeacon?: (batch: object) => void;
+}
+
+/** A fatal playback error. */
+export interface PlaybackError { code: number; message: string; before_first_frame: boolean }
+
+/** The current (or last) view's metrics; see the README for definitions. */
+export interface Snapshot {
+  view_id: string | null; seq: number;
+  startup_ms: number | null; startup_invalid: boolean; first_frame: boolean;
+  rebuffer_count: number; rebuffer_ms: number; rebuffer_max_ms: number;
+  watch_ms: number; playing_ms: number;
+  seek_count: number; seek_ms: number; seek_max_ms: number;
+  pause_count: number; rate_changes: number; volume_changes: number; fullscreen_ms: number;
+  player_startup_ms?: number; page_load_ms?: number; aggregate_startup_ms?: number;
+  max_position_ms: number; coverage?: string; coverage_buckets: number; completed: boolean;
+  mean_height?: number; rendition_changes: number;
+  upscale_permille: number; downscale_permille: number; max_upscale_permille: number;
+  dropped_frames: number; total_frames: number; throughput_bps?: number;
+  error: PlaybackError | null; ended: boolean; view_ended: boolean;
+}
+"#;
+
 /// The handle `monitor()` returns.
 #[wasm_bindgen]
 pub struct Monitor {
@@ -41,7 +102,10 @@ pub struct Monitor {
 
 /// Starts measuring `video` (any `HTMLMediaElement`). See the README for options.
 #[wasm_bindgen]
-pub fn monitor(video: JsValue, options: JsValue) -> Result<Monitor, JsError> {
+pub fn monitor(
+    #[wasm_bindgen(unchecked_param_type = "HTMLMediaElement")] video: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "MonitorOptions")] options: JsValue,
+) -> Result<Monitor, JsError> {
     let video: HtmlMediaElement = video
         .dyn_into()
         .map_err(|_| JsError::new("monitor(video, …): video must be an HTMLMediaElement"))?;
@@ -134,6 +198,7 @@ pub fn monitor(video: JsValue, options: JsValue) -> Result<Monitor, JsError> {
 #[wasm_bindgen]
 impl Monitor {
     /// The current (or last) view's metrics as a plain object.
+    #[wasm_bindgen(unchecked_return_type = "Snapshot")]
     pub fn snapshot(&self) -> JsValue {
         let json = {
             let Ok(i) = self.inner.try_borrow() else {
@@ -190,7 +255,10 @@ impl Monitor {
     /// next starts at once if the element is playing. `video`: `{ id, title,
     /// series, duration, cdn }`.
     #[wasm_bindgen(js_name = setVideo)]
-    pub fn set_video(&self, video: JsValue) -> Result<(), JsError> {
+    pub fn set_video(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "VideoInfo")] video: JsValue,
+    ) -> Result<(), JsError> {
         let video = options::video_meta(&video, "video").map_err(|e| JsError::new(&e))?;
         self.feed_event(MediaEvent::VideoChange { video });
         Ok(())
@@ -198,7 +266,13 @@ impl Monitor {
 
     /// A rendition the player switched to: `{ width, height, bitrate }` (bit/s).
     #[wasm_bindgen(js_name = reportRendition)]
-    pub fn report_rendition(&self, r: JsValue) -> Result<(), JsError> {
+    pub fn report_rendition(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "{ width?: number; height?: number; bitrate?: number }"
+        )]
+        r: JsValue,
+    ) -> Result<(), JsError> {
         let n = |k: &str| options::number(&r, k, &format!("rendition.{k}"));
         let (w, h, b) = (n("width"), n("height"), n("bitrate"));
         let (w, h, b) = (w.map_err(js)?, h.map_err(js)?, b.map_err(js)?);
@@ -213,7 +287,13 @@ impl Monitor {
     /// An error the player knows of: `{ code, message, fatal }` (`fatal` defaults
     /// to true).
     #[wasm_bindgen(js_name = reportError)]
-    pub fn report_error(&self, e: JsValue) -> Result<(), JsError> {
+    pub fn report_error(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "{ code?: number; message?: string; fatal?: boolean }"
+        )]
+        e: JsValue,
+    ) -> Result<(), JsError> {
         let code = options::number(&e, "code", "error.code").map_err(js)?;
         let message = options::string(&e, "message", "error.message").map_err(js)?;
         let fatal = !matches!(options::get(&e, "fatal").as_bool(), Some(false));
