@@ -13,3 +13,8 @@ pub mod wire;
 mod glue;
 #[cfg(target_arch = "wasm32")]
 pub use glue::{monitor, Monitor, MEDIA_EVENTS};
+
+/// The drop-in script (`<script src=".../v1/plugin.js" data-property="KEY" defer>`)
+/// that the collector serves: it loads the plugin from the same collector and
+/// monitors every `video[data-vidpulse]`, including ones added later.
+pub const LOADER_JS: &str = include_str!("../js/loader.js");
