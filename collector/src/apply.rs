@@ -11,7 +11,7 @@ use vidpulse_plugin::wire::Batch;
 
 use crate::dims::{self, ClientDims, Dim};
 use crate::rollup::{
-    self, bucket_start, Counters, Key, RollupCache, LEVEL_MS, RETENTION, ROLLUP_COUNTERS,
+    self, bucket_start, Counters, RollupCache, LEVEL_MS, RETENTION, ROLLUP_COUNTERS,
     ROLLUP_SKETCHES,
 };
 use crate::store::{
@@ -52,6 +52,16 @@ pub struct Apply<'t> {
 impl<'t> Apply<'t> {
     /// Opens the tables in `txn`.
     pub fn open(txn: &'t WriteTransaction, max_view_events: u32) -> Result<Self, StoreError> {
+        Apply::with_cache(txn, max_view_events, RollupCache::default())
+    }
+
+    /// Opens the tables in `txn`, with rollup rows cached by earlier, committed
+    /// transactions (see [`RollupCache`]; [`Apply::finish_keep`] hands it back).
+    pub fn with_cache(
+        txn: &'t WriteTransaction,
+        max_view_events: u32,
+        cache: RollupCache,
+    ) -> Result<Self, StoreError> {
         Ok(Apply {
             views: txn.open_table(VIEWS)?,
             by_started: txn.open_table(VIEWS_BY_STARTED_AT)?,
@@ -60,7 +70,7 @@ impl<'t> Apply<'t> {
             counters: txn.open_table(ROLLUP_COUNTERS)?,
             sketches: txn.open_table(ROLLUP_SKETCHES)?,
             retention: txn.open_table(RETENTION)?,
-            cache: RollupCache::default(),
+            cache,
             max_view_events,
         })
     }
@@ -209,12 +219,21 @@ impl<'t> Apply<'t> {
         prev: Option<&ViewRecord>,
         next: Option<&ViewRecord>,
     ) -> Result<(), StoreError> {
+        let next_values = next.map(dims::values);
         for (record, add) in [(prev, false), (next, true)] {
             let Some(r) = record else { continue };
             let c = Counters::of_view(&r.beacon.metrics);
-            for (dim, value) in dims::values(r) {
+            let prev_values;
+            let values = match (&next_values, add) {
+                (Some(v), true) => v,
+                _ => {
+                    prev_values = dims::values(r);
+                    &prev_values
+                }
+            };
+            for (dim, value) in values {
                 for level in 0..LEVEL_MS.len() as u8 {
-                    let key = key_of(level, dim, r.beacon.started_at_ms, &value);
+                    let key = key_of(level, *dim, r.beacon.started_at_ms, value);
                     let row = self.cache.counters(&self.counters, key)?;
                     if add {
                         row.add(&c);
@@ -227,7 +246,7 @@ impl<'t> Apply<'t> {
         }
         // Sketches only ever add: the viewer once per view, the startup time once,
         // when it first appears.
-        if let Some(n) = next {
+        if let (Some(n), Some(values)) = (next, &next_values) {
             let new_view = prev.is_none();
             let new_startup = n
                 .beacon
@@ -235,9 +254,9 @@ impl<'t> Apply<'t> {
                 .startup_ms
                 .filter(|_| prev.is_none_or(|p| p.beacon.metrics.startup_ms.is_none()));
             if new_view || new_startup.is_some() {
-                for (dim, value) in dims::values(n) {
+                for (dim, value) in values {
                     for level in 0..LEVEL_MS.len() as u8 {
-                        let key = key_of(level, dim, n.beacon.started_at_ms, &value);
+                        let key = key_of(level, *dim, n.beacon.started_at_ms, value);
                         let row = self.cache.sketches(&self.sketches, key)?;
                         if new_view {
                             row.add_viewer(&n.viewer_id);
@@ -280,18 +299,20 @@ impl<'t> Apply<'t> {
         Ok(())
     }
 
-    /// Writes the cached rollup rows. Call once, before the commit.
-    pub fn finish(mut self) -> Result<(), StoreError> {
-        let cache = std::mem::take(&mut self.cache);
-        cache.flush(&mut self.counters, &mut self.sketches, &mut self.retention)
+    /// Writes the changed rollup rows. Call once, before the commit.
+    pub fn finish(self) -> Result<(), StoreError> {
+        self.finish_keep().map(drop)
+    }
+
+    /// [`Apply::finish`], handing back the rollup cache for the next transaction
+    /// (only if this one commits).
+    pub fn finish_keep(mut self) -> Result<RollupCache, StoreError> {
+        self.cache
+            .flush(&mut self.counters, &mut self.sketches, &mut self.retention)?;
+        Ok(self.cache)
     }
 }
 
-fn key_of(level: u8, dim: Dim, started_at_ms: u64, value: &str) -> Key {
-    Key {
-        level,
-        dim: dim.code(),
-        bucket: bucket_start(level, started_at_ms),
-        value: value.to_owned(),
-    }
+fn key_of(level: u8, dim: Dim, started_at_ms: u64, value: &str) -> (u8, u8, u64, &str) {
+    (level, dim.code(), bucket_start(level, started_at_ms), value)
 }

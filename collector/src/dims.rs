@@ -88,33 +88,65 @@ pub struct ClientDims {
 }
 
 impl ClientDims {
-    /// Derives browser, OS and device type from a `User-Agent`.
+    /// Derives browser, OS and device type from a `User-Agent` (parsed once per
+    /// distinct string: a small cache spares the writer a parse per new view).
     pub fn from_request(user_agent: Option<&str>, country: Option<String>) -> ClientDims {
-        let parsed = user_agent.and_then(|ua| woothee::parser::Parser::new().parse(ua));
-        let (browser, os, category) = match &parsed {
-            Some(r) => (r.name, r.os, r.category),
-            None => (UNKNOWN, UNKNOWN, UNKNOWN),
+        let country = country.unwrap_or_else(|| UNKNOWN.to_owned());
+        let Some(ua) = user_agent else {
+            return ClientDims {
+                country,
+                ..parse_user_agent(None)
+            };
         };
-        let device_type = match category {
-            "pc" => "desktop",
-            "smartphone" | "mobilephone" => "mobile",
-            "appliance" => "appliance",
-            "crawler" => "bot",
-            _ => UNKNOWN,
-        };
-        let clean = |s: &str| {
-            if s.is_empty() || s == "UNKNOWN" {
-                UNKNOWN.to_owned()
-            } else {
-                s.to_owned()
-            }
-        };
-        ClientDims {
-            browser: clean(browser),
-            os: clean(os),
-            device_type: device_type.to_owned(),
-            country: country.unwrap_or_else(|| UNKNOWN.to_owned()),
+        let mut cache = UA_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        let cache = cache.get_or_insert_with(Default::default);
+        if let Some(parsed) = cache.get(ua) {
+            return ClientDims {
+                country,
+                ..parsed.clone()
+            };
         }
+        let parsed = parse_user_agent(Some(ua));
+        if cache.len() >= UA_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(ua.to_owned(), parsed.clone());
+        ClientDims { country, ..parsed }
+    }
+}
+
+/// Distinct User-Agent strings whose parse is kept.
+const UA_CACHE_ENTRIES: usize = 4096;
+
+type UaCache = std::collections::HashMap<String, ClientDims>;
+static UA_CACHE: std::sync::Mutex<Option<UaCache>> = std::sync::Mutex::new(None);
+
+/// Browser, OS and device type of a `User-Agent` (country left empty).
+fn parse_user_agent(user_agent: Option<&str>) -> ClientDims {
+    let parsed = user_agent.and_then(|ua| woothee::parser::Parser::new().parse(ua));
+    let (browser, os, category) = match &parsed {
+        Some(r) => (r.name, r.os, r.category),
+        None => (UNKNOWN, UNKNOWN, UNKNOWN),
+    };
+    let device_type = match category {
+        "pc" => "desktop",
+        "smartphone" | "mobilephone" => "mobile",
+        "appliance" => "appliance",
+        "crawler" => "bot",
+        _ => UNKNOWN,
+    };
+    let clean = |s: &str| {
+        if s.is_empty() || s == "UNKNOWN" {
+            UNKNOWN.to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    ClientDims {
+        browser: clean(browser),
+        os: clean(os),
+        device_type: device_type.to_owned(),
+        country: String::new(),
     }
 }
 

@@ -32,7 +32,13 @@ pub const LAST_MINUTE_MS: u64 = 60_000;
 struct Inner {
     views: HashMap<String, (u64, bool)>,
     seconds: VecDeque<(u64, Counters)>,
+    /// When `views` was last swept (a sweep walks every entry: at most once a
+    /// second, not on every commit).
+    views_swept_ms: u64,
 }
+
+/// Shortest interval between two sweeps of the per-view map.
+const SWEEP_EVERY_MS: u64 = 1_000;
 
 /// Shared live state. Cheap to clone.
 #[derive(Clone)]
@@ -112,7 +118,9 @@ fn prune(inner: &mut Inner, now_ms: u64) {
     while inner.seconds.front().is_some_and(|(s, _)| *s <= oldest_sec) {
         inner.seconds.pop_front();
     }
-    if inner.views.len() > 1024 || inner.views.values().any(|(_, e)| *e) {
+    // Readers filter by time and `ended` themselves; the sweep only bounds memory.
+    if now_ms >= inner.views_swept_ms + SWEEP_EVERY_MS || now_ms < inner.views_swept_ms {
+        inner.views_swept_ms = now_ms;
         inner
             .views
             .retain(|_, (t, ended)| !*ended && *t + CONCURRENT_WINDOW_MS >= now_ms);

@@ -171,53 +171,100 @@ pub struct Key {
     pub value: String,
 }
 
-impl Key {
-    fn tuple(&self) -> (u8, u8, u64, &str) {
-        (self.level, self.dim, self.bucket, self.value.as_str())
+type Tbl<'t, K> = Table<'t, K, &'static [u8]>;
+type RowTable<'t> = Tbl<'t, (u8, u8, u64, &'static str)>;
+
+/// A cached row and whether it changed since it was last written.
+struct Cached<T> {
+    row: T,
+    dirty: bool,
+}
+
+/// Rows of one kind, by `(level, dim, bucket)` then value: lookups by `&str`
+/// allocate nothing once a row is cached.
+struct Rows<T>(HashMap<(u8, u8, u64), ByValue<T>>);
+
+type ByValue<T> = HashMap<Box<str>, Cached<T>>;
+
+impl<T> Default for Rows<T> {
+    fn default() -> Self {
+        Rows(HashMap::new())
     }
 }
 
-type Tbl<'t, K> = Table<'t, K, &'static [u8]>;
+impl<T> Rows<T> {
+    fn get_or_load(
+        &mut self,
+        (level, dim, bucket, value): (u8, u8, u64, &str),
+        load: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<&mut T, StoreError> {
+        let inner = self.0.entry((level, dim, bucket)).or_default();
+        if !inner.contains_key(value) {
+            let row = load()?;
+            inner.insert(value.into(), Cached { row, dirty: false });
+        }
+        let cached = inner.get_mut(value).expect("inserted above");
+        cached.dirty = true;
+        Ok(&mut cached.row)
+    }
 
-/// The rollup rows one write transaction touched, each read once and written once.
+    fn len(&self) -> usize {
+        self.0.values().map(HashMap::len).sum()
+    }
+
+    /// Every changed row, marked written.
+    fn drain_dirty(&mut self) -> impl Iterator<Item = ((u8, u8, u64, &str), &T)> {
+        self.0.iter_mut().flat_map(|(&(l, d, b), inner)| {
+            inner.iter_mut().filter_map(move |(v, c)| {
+                std::mem::take(&mut c.dirty).then_some(((l, d, b, &**v), &c.row))
+            })
+        })
+    }
+}
+
+/// Most rows [`RollupCache`] keeps between transactions (beyond that it starts
+/// over after a flush).
+pub const CACHE_ROWS: usize = 32_768;
+
+/// Rollup rows, decoded: each read from the table once and written once per
+/// transaction that changed it. The writer keeps one across transactions so hot
+/// rows (the current minute, hour and day) are not decoded again for every
+/// commit; the table stays the truth, so after a failed transaction, or anything
+/// that writes rollup rows around it, the cache must be dropped.
 #[derive(Default)]
 pub struct RollupCache {
-    counters: HashMap<Key, Counters>,
-    sketches: HashMap<Key, Sketches>,
-    retention: HashMap<(String, u16), Retention>,
+    counters: Rows<Counters>,
+    sketches: Rows<Sketches>,
+    retention: HashMap<(String, u16), Cached<Retention>>,
 }
 
 impl RollupCache {
     /// The counters row of `key`, loaded on first use.
     pub fn counters(
         &mut self,
-        table: &Tbl<'_, (u8, u8, u64, &'static str)>,
-        key: Key,
+        table: &RowTable<'_>,
+        key: (u8, u8, u64, &str),
     ) -> Result<&mut Counters, StoreError> {
-        if !self.counters.contains_key(&key) {
-            let row = match table.get(key.tuple())? {
+        self.counters.get_or_load(key, || {
+            Ok(match table.get(key)? {
                 Some(v) => Counters::decode(v.value())?,
                 None => Counters::default(),
-            };
-            self.counters.insert(key.clone(), row);
-        }
-        Ok(self.counters.get_mut(&key).expect("inserted above"))
+            })
+        })
     }
 
     /// The sketches row of `key`, loaded on first use.
     pub fn sketches(
         &mut self,
-        table: &Tbl<'_, (u8, u8, u64, &'static str)>,
-        key: Key,
+        table: &RowTable<'_>,
+        key: (u8, u8, u64, &str),
     ) -> Result<&mut Sketches, StoreError> {
-        if !self.sketches.contains_key(&key) {
-            let row = match table.get(key.tuple())? {
+        self.sketches.get_or_load(key, || {
+            Ok(match table.get(key)? {
                 Some(v) => Sketches::decode(v.value())?,
                 None => Sketches::default(),
-            };
-            self.sketches.insert(key.clone(), row);
-        }
-        Ok(self.sketches.get_mut(&key).expect("inserted above"))
+            })
+        })
     }
 
     /// The retention row of a video and bucket count, loaded on first use.
@@ -236,35 +283,51 @@ impl RollupCache {
                     counts: vec![0; buckets as usize],
                 },
             };
-            self.retention.insert(key.clone(), row);
+            self.retention
+                .insert(key.clone(), Cached { row, dirty: false });
         }
-        Ok(self.retention.get_mut(&key).expect("inserted above"))
+        let cached = self.retention.get_mut(&key).expect("inserted above");
+        cached.dirty = true;
+        Ok(&mut cached.row)
     }
 
-    /// Writes every touched row; rows back at zero views are removed.
+    /// Writes every row changed since the last flush; rows back at zero views
+    /// are removed. The rows stay cached (see [`CACHE_ROWS`]).
     pub fn flush(
-        self,
-        counters: &mut Tbl<'_, (u8, u8, u64, &'static str)>,
-        sketches: &mut Tbl<'_, (u8, u8, u64, &'static str)>,
+        &mut self,
+        counters: &mut RowTable<'_>,
+        sketches: &mut RowTable<'_>,
         retention: &mut Tbl<'_, (&'static str, u16)>,
     ) -> Result<(), StoreError> {
-        for (key, row) in self.counters {
-            if row == Counters::default() {
-                counters.remove(key.tuple())?;
+        let mut buf = Vec::new();
+        for (key, row) in self.counters.drain_dirty() {
+            if *row == Counters::default() {
+                counters.remove(key)?;
             } else {
-                counters.insert(key.tuple(), row.encode().as_slice())?;
+                buf.clear();
+                postcard::to_io(row, &mut buf)?;
+                counters.insert(key, buf.as_slice())?;
             }
         }
-        for (key, row) in self.sketches {
-            sketches.insert(key.tuple(), row.encode().as_slice())?;
+        for (key, row) in self.sketches.drain_dirty() {
+            buf.clear();
+            postcard::to_io(row, &mut buf)?;
+            sketches.insert(key, buf.as_slice())?;
         }
-        for ((video, buckets), row) in self.retention {
-            if row.views == 0 {
-                retention.remove((video.as_str(), buckets))?;
-            } else {
-                let bytes = postcard::to_stdvec(&row)?;
-                retention.insert((video.as_str(), buckets), bytes.as_slice())?;
+        for ((video, buckets), c) in &mut self.retention {
+            if !std::mem::take(&mut c.dirty) {
+                continue;
             }
+            if c.row.views == 0 {
+                retention.remove((video.as_str(), *buckets))?;
+            } else {
+                buf.clear();
+                postcard::to_io(&c.row, &mut buf)?;
+                retention.insert((video.as_str(), *buckets), buf.as_slice())?;
+            }
+        }
+        if self.counters.len() + self.sketches.len() + self.retention.len() > CACHE_ROWS {
+            *self = RollupCache::default();
         }
         Ok(())
     }

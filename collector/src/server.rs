@@ -39,7 +39,9 @@ pub struct Running {
 /// Opens the database, binds the listener and starts serving.
 pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let path = config.data.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&path))
+    let cache_bytes =
+        usize::try_from(config.cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+    let store = tokio::task::spawn_blocking(move || Store::open_with_cache(&path, cache_bytes))
         .await?
         .with_context(|| format!("opening database {}", config.data.display()))?;
     let geo = Geo::open(config.geoip.as_deref())?;

@@ -187,12 +187,19 @@ pub struct Store {
 
 impl Store {
     /// Opens (or creates) the database file and its tables, migrating older
-    /// schemas.
+    /// schemas, with the default page cache ([`crate::config::DEFAULT_CACHE_MB`]).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with_cache(path, (crate::config::DEFAULT_CACHE_MB << 20) as usize)
+    }
+
+    /// [`Store::open`] with a page cache of `cache_bytes`.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
-        let db = Database::create(path)?;
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(path)?;
         let txn = db.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;

@@ -19,7 +19,7 @@ use vidpulse_plugin::wire::Batch;
 
 use crate::apply::{Apply, Change};
 use crate::live::Live;
-use crate::rollup::{LEVEL_MS, ROLLUP_COUNTERS, ROLLUP_SKETCHES};
+use crate::rollup::{RollupCache, LEVEL_MS, ROLLUP_COUNTERS, ROLLUP_SKETCHES};
 use crate::store::{Applied, Received, Store, StoreError};
 
 /// Most operations applied in one transaction.
@@ -116,6 +116,7 @@ impl Writer {
 }
 
 fn run(store: Store, mut rx: mpsc::Receiver<Op>, max_events: u32, live: Live, stats: &Stats) {
+    let mut cache = None;
     while let Some(first) = rx.blocking_recv() {
         let mut ops = vec![first];
         while ops.len() < MAX_GROUP {
@@ -126,7 +127,7 @@ fn run(store: Store, mut rx: mpsc::Receiver<Op>, max_events: u32, live: Live, st
         }
         let started = Instant::now();
         let mut changes = Vec::new();
-        match apply_group(&store, &ops, max_events, &mut changes) {
+        match apply_group(&store, &ops, max_events, &mut changes, &mut cache) {
             Ok(results) => {
                 let us = started.elapsed().as_micros() as u64;
                 record_commit(stats, us);
@@ -181,16 +182,23 @@ fn record_commit(stats: &Stats, us: u64) {
 }
 
 /// Applies every operation in one transaction and commits.
+///
+/// `cache` holds the rollup rows of earlier committed transactions; it is taken
+/// here and put back only once this transaction commits without touching rollup
+/// rows behind the cache's back (a purge does), so it never holds uncommitted or
+/// stale rows.
 fn apply_group(
     store: &Store,
     ops: &[Op],
     max_events: u32,
     changes: &mut Vec<Change>,
+    cache: &mut Option<RollupCache>,
 ) -> Result<Vec<(Applied, usize)>, StoreError> {
     let txn = store.db().begin_write()?;
     let mut results = Vec::with_capacity(ops.len());
+    let kept;
     {
-        let mut apply = Apply::open(&txn, max_events)?;
+        let mut apply = Apply::with_cache(&txn, max_events, cache.take().unwrap_or_default())?;
         for op in ops {
             results.push(match op {
                 Op::Ingest(batch, received, _) => (apply.batch(batch, received, changes)?, 0),
@@ -210,14 +218,19 @@ fn apply_group(
                 }
             });
         }
-        apply.finish()?;
+        kept = apply.finish_keep()?;
     }
+    let mut purged = false;
     for op in ops {
         if let Op::PurgeBefore(cutoff, _) = op {
             purge_rollups(&txn, *cutoff)?;
+            purged = true;
         }
     }
     txn.commit()?;
+    if !purged {
+        *cache = Some(kept);
+    }
     Ok(results)
 }
 

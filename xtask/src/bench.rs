@@ -3,6 +3,15 @@
 //! keep-alive client, one thread per connection. Every phase is bounded in
 //! requests and time; only 127.0.0.1 is contacted. Results go to
 //! `target/bench/collector.json`.
+//!
+//! KPI queries at scale: `vidpulse-seed` (collector/src/bin) writes N synthetic
+//! views spread over 30 days straight through the writer's code in large
+//! transactions (HTTP would take hours), once: the file is kept in
+//! `target/bench/seed/` and reused. A collector is then started on it and
+//! queried over HTTP. Scales: `VIDPULSE_BENCH_SCALES` (comma-separated view
+//! counts, default `1000000`; add `10000000` for 10 M: about 45 GB of disk and
+//! 20+ minutes of seeding). The 10 M density is also measured on 1 M views
+//! packed into 3 days (`kpi_query_p95_ms_10m_density_3d`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -23,6 +32,12 @@ const MAX_REQUESTS: usize = 20_000;
 const MAX_PHASE: Duration = Duration::from_secs(20);
 /// Beacons per ingest request.
 const BEACONS_PER_BATCH: usize = 10;
+/// Concurrent connections of the KPI query phases on seeded stores (a few
+/// dashboards at once; latency, not queueing behind 32 clients on 2 cores).
+const QUERY_CONNECTIONS: usize = 4;
+/// Most requests of one KPI query phase on a seeded store.
+const QUERY_REQUESTS: usize = 2_000;
+const DAY_MS: u64 = 86_400_000;
 
 struct Conn {
     reader: BufReader<TcpStream>,
@@ -96,10 +111,19 @@ fn phase(
     addr: SocketAddr,
     make: impl Fn(usize, usize) -> (&'static str, String, Vec<u8>) + Sync,
 ) -> Result<(f64, Vec<f64>)> {
+    phase_with(addr, CONNECTIONS, MAX_REQUESTS, make)
+}
+
+fn phase_with(
+    addr: SocketAddr,
+    connections: usize,
+    max_requests: usize,
+    make: impl Fn(usize, usize) -> (&'static str, String, Vec<u8>) + Sync,
+) -> Result<(f64, Vec<f64>)> {
     let started = Instant::now();
-    let per_worker = MAX_REQUESTS / CONNECTIONS;
+    let per_worker = max_requests / connections;
     let results: Vec<Result<Vec<f64>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..CONNECTIONS)
+        let handles: Vec<_> = (0..connections)
             .map(|w| {
                 let make = &make;
                 scope.spawn(move || {
@@ -159,10 +183,41 @@ fn peak_rss(child: &Child) -> Option<u64> {
 struct Collector(Child);
 
 impl Drop for Collector {
+    /// SIGTERM first, so the collector closes its file cleanly (a killed one
+    /// leaves a file that redb must repair, reading all of it, on the next
+    /// open); SIGKILL if it has not exited within 30 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        for _ in 0..300 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Starts the release collector on `data` on a free loopback port.
+fn start_collector(bin: &Path, data: &Path) -> Result<(Collector, SocketAddr, f64)> {
+    let started = Instant::now();
+    let addr: SocketAddr = {
+        let l = TcpListener::bind("127.0.0.1:0")?;
+        l.local_addr()?
+    };
+    let child = Command::new(bin)
+        .args(["--listen", &addr.to_string(), "--data"])
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let collector = Collector(child);
+    wait_ready(addr).with_context(|| format!("collector on {}", data.display()))?;
+    Ok((collector, addr, started.elapsed().as_secs_f64()))
 }
 
 /// `cargo xtask bench collector`.
@@ -174,27 +229,57 @@ pub fn run(ws: &Workspace) -> Result<()> {
         "vidpulse-collector",
         "--bin",
         "vidpulse-collector",
+        "--bin",
+        "vidpulse-seed",
     ]))?;
     let bin = ws.target.join("release/vidpulse-collector");
     let dir = ws.target.join("bench/collector-data");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let data = dir.join("bench.redb");
-    let addr: SocketAddr = {
-        let l = TcpListener::bind("127.0.0.1:0")?;
-        l.local_addr()?
-    };
-    let child = Command::new(&bin)
-        .args(["--listen", &addr.to_string(), "--data"])
-        .arg(&data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let collector = Collector(child);
-    wait_ready(addr)?;
-    let result = measure(addr, &data, &collector)?;
+    let (collector, addr, _) = start_collector(&bin, &data)?;
+    let mut result = measure(addr, &data, &collector)?;
     drop(collector);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let scales = std::env::var("VIDPULSE_BENCH_SCALES").unwrap_or_else(|_| "1000000".into());
+    let mut runs: Vec<(u64, u64, String)> = Vec::new();
+    for n in scales.split(',').filter(|s| !s.trim().is_empty()) {
+        let n: u64 = n.trim().parse().context("VIDPULSE_BENCH_SCALES")?;
+        let key = match n {
+            1_000_000 => "kpi_query_p95_ms_1m".to_owned(),
+            10_000_000 => "kpi_query_p95_ms_10m".to_owned(),
+            n => format!("kpi_query_p95_ms_{n}"),
+        };
+        runs.push((n, 30, key));
+    }
+    // 10 M views over 30 days is 231 views a minute: 1 M views over 3 days has
+    // the same density, so every rollup row it reads is as large as at 10 M.
+    runs.push((1_000_000, 3, "kpi_query_p95_ms_10m_density_3d".into()));
+    let obj = result.as_object_mut().context("result")?;
+    for (views, days, key) in runs {
+        let seeded = seed(ws, views, days)?;
+        let (collector, addr, ready_s) = start_collector(&bin, &seeded.path)?;
+        let opened = seeded_queries(addr, seeded.end_ms, days)?;
+        let rss = peak_rss(&collector.0);
+        drop(collector);
+        println!("xtask: {key}: {}", serde_json::to_string(&opened)?);
+        obj.insert(key.clone(), opened["p95_ms"].clone());
+        obj.insert(
+            format!("{key}_detail"),
+            json!({
+                "views": views,
+                "days": days,
+                "seed_seconds": seeded.seconds,
+                "seed_views_per_s": views as f64 / seeded.seconds,
+                "file_bytes": seeded.file_bytes,
+                "file_bytes_per_view": seeded.file_bytes as f64 / views as f64,
+                "queries": opened,
+                "peak_rss_bytes": rss,
+                "collector_ready_s": ready_s,
+            }),
+        );
+    }
     let out = ws.target.join("bench/collector.json");
     util::write_atomic(&out, serde_json::to_string_pretty(&result)?.as_bytes())?;
     println!("{}", serde_json::to_string_pretty(&result)?);
@@ -202,8 +287,97 @@ pub fn run(ws: &Workspace) -> Result<()> {
     Ok(())
 }
 
+struct Seeded {
+    path: std::path::PathBuf,
+    end_ms: u64,
+    seconds: f64,
+    file_bytes: u64,
+}
+
+/// A store of `views` synthetic views over `days` days, made once by
+/// `vidpulse-seed` and reused (its summary sits beside it).
+fn seed(ws: &Workspace, views: u64, days: u64) -> Result<Seeded> {
+    let dir = ws.target.join("bench/seed");
+    std::fs::create_dir_all(&dir)?;
+    let name = if days == 30 {
+        format!("seed-{views}")
+    } else {
+        format!("seed-{views}-{days}d")
+    };
+    let path = dir.join(format!("{name}.redb"));
+    let summary = dir.join(format!("{name}.json"));
+    let text = match std::fs::read_to_string(&summary) {
+        Ok(t) if path.exists() => t,
+        _ => {
+            let _ = std::fs::remove_file(&path);
+            println!(
+                "xtask: seeding {views} views over {days} days into {}",
+                path.display()
+            );
+            let out = Command::new(ws.target.join("release/vidpulse-seed"))
+                .arg("--data")
+                .arg(&path)
+                .args(["--views", &views.to_string(), "--days", &days.to_string()])
+                .stderr(Stdio::inherit())
+                .output()
+                .context("running vidpulse-seed")?;
+            if !out.status.success() {
+                bail!("vidpulse-seed failed: {}", out.status);
+            }
+            let t = String::from_utf8(out.stdout)?;
+            util::write_atomic(&summary, t.as_bytes())?;
+            t
+        }
+    };
+    let v: Value = serde_json::from_str(text.trim())?;
+    Ok(Seeded {
+        path,
+        end_ms: v["end_ms"].as_u64().context("end_ms")?,
+        seconds: v["seconds"].as_f64().context("seconds")?,
+        file_bytes: v["file_bytes"].as_u64().context("file_bytes")?,
+    })
+}
+
+/// KPI queries over the whole seeded range: the overview and a breakdown by
+/// browser, alternating, on [`QUERY_CONNECTIONS`] connections.
+fn seeded_queries(addr: SocketAddr, end_ms: u64, days: u64) -> Result<Value> {
+    let overview = format!("/v1/kpis?from={}&to={end_ms}", end_ms - days * DAY_MS);
+    let grouped = format!("{overview}&group_by=browser");
+    let mut c = Conn::open(addr)?;
+    let first = Instant::now();
+    let (status, body) = c.request("GET", &overview, b"")?;
+    if status != 200 {
+        bail!("{overview}: {status} {}", String::from_utf8_lossy(&body));
+    }
+    let first_ms = first.elapsed().as_secs_f64() * 1000.0;
+    let v: Value = serde_json::from_slice(&body)?;
+    let views = v["totals"]["views"].as_u64().unwrap_or(0);
+    let (_, lat) = phase_with(addr, QUERY_CONNECTIONS, QUERY_REQUESTS, |w, i| {
+        let path = if (w + i) % 2 == 0 {
+            &overview
+        } else {
+            &grouped
+        };
+        ("GET", path.clone(), Vec::new())
+    })?;
+    let (_, lat_overview) = phase_with(addr, 1, 200, |_, _| ("GET", overview.clone(), Vec::new()))?;
+    let (_, lat_grouped) = phase_with(addr, 1, 200, |_, _| ("GET", grouped.clone(), Vec::new()))?;
+    Ok(json!({
+        "p95_ms": pct(&lat, 95.0),
+        "p50_ms": pct(&lat, 50.0),
+        "first_query_ms": first_ms,
+        "views_counted": views,
+        "requests": lat.len(),
+        "connections": QUERY_CONNECTIONS,
+        "overview_p95_ms_1conn": pct(&lat_overview, 95.0),
+        "group_by_browser_p95_ms_1conn": pct(&lat_grouped, 95.0),
+    }))
+}
+
+/// Waits up to 120 s: opening a file that was not closed cleanly means a repair
+/// that reads all of it.
 fn wait_ready(addr: SocketAddr) -> Result<()> {
-    for _ in 0..100 {
+    for _ in 0..2400 {
         if let Ok(mut c) = Conn::open(addr) {
             if matches!(c.request("GET", "/healthz", b""), Ok((200, _))) {
                 return Ok(());
@@ -219,6 +393,27 @@ fn measure(addr: SocketAddr, data: &Path, collector: &Collector) -> Result<Value
     let t0 = now_ms();
     let (ingest_rps, lat) = phase(addr, |w, i| ("POST", "/v1/beacons".into(), batch(i, w, t0)))?;
     let views = lat.len() * BEACONS_PER_BATCH;
+    let ingest_secs = lat.len() as f64 / ingest_rps;
+    // The writer's own account: how full each group commit was, how busy it was.
+    let writer = {
+        let mut c = Conn::open(addr)?;
+        let (_, body) = c.request("GET", "/metrics", b"")?;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        let metric = |name: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(f64::NAN)
+        };
+        let commits = metric("vidpulse_commits_total");
+        let busy = metric("vidpulse_commit_seconds_sum");
+        json!({
+            "commits": commits,
+            "requests_per_commit": metric("vidpulse_batches_committed_total") / commits,
+            "ms_per_commit": busy * 1000.0 / commits,
+            "busy_pct": busy * 100.0 / ingest_secs,
+        })
+    };
     // Freshness: a new view's first beacon until /v1/kpis counts it.
     let mut c = Conn::open(addr)?;
     let kpi_path = format!("/v1/kpis?from={}&to={}", t0 - 3_600_000, now_ms() + 60_000);
@@ -252,6 +447,11 @@ fn measure(addr: SocketAddr, data: &Path, collector: &Collector) -> Result<Value
         "noop_requests_per_s": noop_rps,
         "ingest_p50_ms": pct(&lat, 50.0),
         "ingest_p99_ms": pct(&lat, 99.0),
+        "ingest_writer": writer,
+        "ingest_vs_noop": {
+            "beacons_per_s_over_noop_requests_per_s": ingest_rps * BEACONS_PER_BATCH as f64 / noop_rps,
+            "requests_per_s_over_noop_requests_per_s": ingest_rps / noop_rps,
+        },
         "kpi_query_p95_ms_1m": null,
         "kpi_query_p95_ms_10m": null,
         "kpi_query_p95_ms_loaded": pct(&kpi_lat, 95.0),
@@ -260,6 +460,6 @@ fn measure(addr: SocketAddr, data: &Path, collector: &Collector) -> Result<Value
         "disk_bytes_per_view": disk as f64 / views.max(1) as f64,
         "peak_rss_bytes": peak_rss(&collector.0),
         "connections": CONNECTIONS,
-        "notes": "kpi_query_p95_ms_1m/_10m need a seeded store (not done); kpi_query_p95_ms_loaded is over views_loaded views in the last hour",
+        "notes": "kpi_query_p95_ms_loaded: over views_loaded views in the last hour, 32 connections; kpi_query_p95_ms_1m/_10m: 30-day overview and group_by=browser alternating on seeded stores (see *_detail), 4 connections; this machine has 2 cores, shared with whatever else runs",
     }))
 }
