@@ -102,7 +102,16 @@ pub fn validate(batch: &Batch, limits: &Limits) -> Result<(), Invalid> {
         ));
     }
     check_property(&batch.property)?;
-    check_len("viewer_id", &batch.viewer_id, 1, MAX_ID_LEN)?;
+    if batch.cookieless {
+        if !batch.viewer_id.is_empty() {
+            return Err(invalid(
+                "viewer_id",
+                "viewer_id must be empty in cookieless mode",
+            ));
+        }
+    } else {
+        check_len("viewer_id", &batch.viewer_id, 1, MAX_ID_LEN)?;
+    }
     let n = batch.beacons.len();
     if n == 0 || n > limits.max_beacons_per_batch {
         return Err(invalid(
@@ -215,6 +224,7 @@ mod tests {
             v: WIRE_VERSION,
             property: "demo.site-1".into(),
             viewer_id: "viewer".into(),
+            cookieless: false,
             beacons: vec![Beacon {
                 view_id: "view".into(),
                 seq: 0,

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod apply;
 pub mod config;
+pub mod cookieless;
 pub mod dims;
 pub mod error;
 pub mod export;

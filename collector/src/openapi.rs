@@ -122,6 +122,12 @@ pub const OPERATIONS: &[Operation] = &[
     ("get", "/v1/openapi.json", "This document.", &[]),
     ("get", "/metrics", "Prometheus text format.", &[]),
     ("get", "/healthz", "Liveness.", &[]),
+    (
+        "get",
+        "/v1/plugin.js",
+        "Drop-in script: monitors every video[data-vidpulse] of the page that includes it with data-property=KEY.",
+        &[],
+    ),
 ];
 
 /// The document.

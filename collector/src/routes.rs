@@ -50,6 +50,8 @@ pub struct AppState {
     pub http: Arc<HttpStats>,
     /// Operator endpoint settings.
     pub admin: crate::ops::Admin,
+    /// The day's salt for cookieless viewer ids.
+    pub salt: Arc<crate::cookieless::DailySalt>,
 }
 
 /// Every API route as `(method, path)`, for the OpenAPI document and its test.
@@ -69,6 +71,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/openapi.json"),
     ("get", "/metrics"),
     ("get", "/healthz"),
+    ("get", "/v1/plugin.js"),
 ];
 
 /// Builds the whole router for a configuration and its running parts.
@@ -104,6 +107,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
 
     let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/plugin.js", get(loader_js))
         .merge(api);
     if let Some(dir) = &config.media_dir {
         app = app.route(
@@ -163,7 +167,7 @@ async fn ingest_one(
             ApiError::new(rej.status(), rej.body_text(), Some("body".to_owned()))
         }
     })?;
-    let batch = ingest::decode(&body)?;
+    let mut batch = ingest::decode(&body)?;
     ingest::validate(&batch, &state.limits)?;
     let received = Received {
         user_agent: headers.get(header::USER_AGENT).map(|v| {
@@ -175,11 +179,29 @@ async fn ingest_one(
         country: state.geo.country(peer.ip()),
         now_ms: crate::now_ms(),
     };
+    if batch.cookieless {
+        let ua = received.user_agent.as_deref().unwrap_or("");
+        batch.viewer_id = state
+            .salt
+            .viewer_id(received.now_ms, &batch.property, peer.ip(), ua);
+    }
     let applied = state.writer.ingest(batch, received).await?;
     Ok(Json(IngestReply {
         accepted: applied.accepted,
         stale: applied.stale,
     }))
+}
+
+/// The drop-in script: `<script src=".../v1/plugin.js" data-property="KEY" defer>`.
+/// It loads the plugin from `/plugin/` of this collector (`--plugin-dir`).
+async fn loader_js() -> impl axum::response::IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        vidpulse_plugin::LOADER_JS,
+    )
 }
 
 fn truncate(s: &str, max_chars: usize) -> String {

@@ -74,6 +74,9 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
             token: config.admin_token.clone(),
             backup_dir: config.backup_dir(),
         },
+        salt: Arc::new(crate::cookieless::DailySalt::open(Some(
+            config.data.with_extension("cookieless-salt"),
+        ))),
     };
     let app = routes::router(&config, state);
     let (stop, stopped) = oneshot::channel::<()>();

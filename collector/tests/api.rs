@@ -346,3 +346,57 @@ async fn cors_allows_any_origin() {
     assert_eq!(resp.headers()["access-control-allow-origin"], "*");
     h.running.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn cookieless_batches_get_a_daily_viewer_id_from_the_collector() {
+    let h = Harness::start().await;
+    let post = |view: &'static str, ua: &'static str| {
+        let mut b = batch(vec![beacon(view, 0, 1_000)]);
+        b.viewer_id = String::new();
+        b.cookieless = true;
+        let client = h.client.clone();
+        let url = h.url("/v1/beacons");
+        async move {
+            let resp = client
+                .post(url)
+                .header("content-type", "text/plain")
+                .header("user-agent", ua)
+                .body(serde_json::to_string(&b).unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+        }
+    };
+    post("a", "agent-1").await;
+    post("b", "agent-1").await;
+    post("c", "agent-2").await;
+    let views = h.views().await;
+    let viewer = |id: &str| {
+        let v = views.iter().find(|v| v["view_id"] == id).unwrap();
+        v["viewer_id"].as_str().unwrap().to_string()
+    };
+    let (a, b, c) = (viewer("a"), viewer("b"), viewer("c"));
+    assert!(a.starts_with("c-"), "{a}");
+    assert_eq!(a, b, "same day, IP and user agent: same viewer");
+    assert_ne!(a, c);
+    // A cookieless batch must not carry its own id.
+    let mut bad = batch(vec![beacon("d", 0, 1_000)]);
+    bad.cookieless = true;
+    let (status, body) = h.post(&bad).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["field"], "viewer_id");
+    h.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_drop_in_script_is_served() {
+    let h = Harness::start().await;
+    let resp = h.client.get(h.url("/v1/plugin.js")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(ct.starts_with("text/javascript"), "{ct}");
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("video[data-vidpulse]"));
+    h.running.shutdown().await.unwrap();
+}

@@ -209,12 +209,18 @@ fn entry_json(e: &Entry) -> Option<String> {
 
 /// The `wire::Batch` envelope around already serialised beacons (a native test
 /// checks it parses as `Batch`).
+/// An empty `viewer_id` means cookieless mode.
 fn envelope(property: &str, viewer_id: &str, entries: &[Entry]) -> String {
     let beacons: Vec<String> = entries.iter().filter_map(entry_json).collect();
     let property = serde_json::to_string(property).unwrap_or_default();
     let viewer = serde_json::to_string(viewer_id).unwrap_or_default();
+    let cookieless = if viewer_id.is_empty() {
+        ",\"cookieless\":true"
+    } else {
+        ""
+    };
     format!(
-        "{{\"v\":{WIRE_VERSION},\"property\":{property},\"viewer_id\":{viewer},\"beacons\":[{}]}}",
+        "{{\"v\":{WIRE_VERSION},\"property\":{property},\"viewer_id\":{viewer}{cookieless},\"beacons\":[{}]}}",
         beacons.join(",")
     )
 }

@@ -22,8 +22,13 @@ pub struct Batch {
     pub v: u32,
     /// Property key: which site or app of the operator this data belongs to.
     pub property: String,
-    /// Anonymous viewer id (random, kept in `localStorage`).
+    /// Anonymous viewer id (random, kept in `localStorage`); empty in cookieless
+    /// mode.
     pub viewer_id: String,
+    /// Cookieless mode: the page stores nothing, and the collector derives a daily
+    /// viewer id from a salted hash of (day, property, IP, user agent).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cookieless: bool,
     /// Snapshots of one or more views, oldest first.
     pub beacons: Vec<Beacon>,
 }

@@ -269,3 +269,23 @@ fn a_sampled_out_viewer_is_not_measured() {
     let err = vidpulse_plugin::monitor(el.clone().into(), opts).err();
     assert!(message(err.unwrap()).contains("options.sampleRate"));
 }
+
+#[wasm_bindgen_test]
+fn cookieless_mode_stores_nothing_and_says_so() {
+    let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    storage.remove_item("vidpulse.viewer").unwrap();
+    let el = video();
+    let (opts, sent, _hook) = options("t-cookieless");
+    js_sys::Reflect::set(&opts, &"cookieless".into(), &JsValue::TRUE).unwrap();
+    let h = vidpulse_plugin::monitor(el.clone().into(), opts).unwrap();
+    dispatch(&el, "play");
+    h.destroy();
+    let keys: Vec<String> = (0..storage.length().unwrap())
+        .filter_map(|i| storage.key(i).unwrap())
+        .filter(|k| k == "vidpulse.viewer" || k.contains("|t-cookieless|"))
+        .collect();
+    assert!(keys.is_empty(), "{keys:?}");
+    let first = sent.borrow()[0].clone();
+    assert!(first.contains("\"cookieless\":true"), "{first}");
+    assert!(first.contains("\"viewer_id\":\"\""), "{first}");
+}

@@ -164,3 +164,15 @@ fn the_queue_is_bounded() {
         "oldest dropped, at most max_batch per request"
     );
 }
+
+#[test]
+fn an_empty_viewer_id_marks_the_batch_cookieless() {
+    let mut o = Outbox::new(OutboxConfig::default());
+    o.push(beacon("a", 0, 0, vec![]));
+    let batch = parse(&o.take_batch(0.0, "p", "").unwrap());
+    assert!(batch.cookieless);
+    assert_eq!(batch.viewer_id, "");
+    let mut o = Outbox::new(OutboxConfig::default());
+    o.push(beacon("a", 0, 0, vec![]));
+    assert!(!parse(&o.take_batch(0.0, "p", "v").unwrap()).cookieless);
+}

@@ -246,6 +246,7 @@ fn view(rng: &mut Rng, i: u64, a: &Args) -> (Batch, Received) {
         v: WIRE_VERSION,
         property: property.into(),
         viewer_id: format!("viewer-{viewer:08}"),
+        cookieless: false,
         beacons: vec![beacon],
     };
     (batch, received)

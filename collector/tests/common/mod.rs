@@ -117,6 +117,7 @@ pub fn batch(beacons: Vec<Beacon>) -> Batch {
         v: WIRE_VERSION,
         property: "demo".into(),
         viewer_id: "viewer-1".into(),
+        cookieless: false,
         beacons,
     }
 }
@@ -172,6 +173,7 @@ impl Harness {
 pub fn batch_of(viewer: &str, beacons: Vec<Beacon>) -> Batch {
     Batch {
         viewer_id: viewer.into(),
+        cookieless: false,
         ..batch(beacons)
     }
 }

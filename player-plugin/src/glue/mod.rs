@@ -117,10 +117,12 @@ pub fn monitor(
     let perf = window
         .performance()
         .ok_or_else(|| JsError::new("no performance clock"))?;
-    let viewer = opts
-        .viewer_id
-        .clone()
-        .unwrap_or_else(|| transport::viewer_id(opts.consent));
+    // Cookieless: an empty id asks the collector for a daily one; nothing stored.
+    let viewer = match (&opts.viewer_id, opts.cookieless) {
+        (Some(id), _) => id.clone(),
+        (None, true) => String::new(),
+        (None, false) => transport::viewer_id(opts.consent),
+    };
     // Sampling is decided per viewer, so a viewer is in or out on every page.
     let dnt = opts.respect_dnt && window.navigator().do_not_track() == "1";
     let watched = !dnt && sampled(&viewer, opts.sample_rate);
@@ -153,6 +155,7 @@ pub fn monitor(
         opts.property.clone(),
         viewer,
         perf.clone(),
+        !opts.cookieless,
     );
     {
         let mut s = sender.borrow_mut();
@@ -354,6 +357,10 @@ fn js(e: String) -> JsError {
 fn sampled(viewer: &str, rate: f64) -> bool {
     if rate >= 1.0 {
         return true;
+    }
+    if viewer.is_empty() {
+        // Cookieless: no stable id on the page; decide per page.
+        return js_sys::Math::random() < rate;
     }
     // FNV-1a, 64 bits.
     let h = viewer.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {

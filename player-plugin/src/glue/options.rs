@@ -44,6 +44,9 @@ pub struct Options {
     /// `consent` (default true): with `false`, nothing is stored or sent until
     /// `setConsent(true)`.
     pub consent: bool,
+    /// `cookieless`: store nothing in the browser; the collector derives a daily
+    /// viewer id.
+    pub cookieless: bool,
 }
 
 /// Smallest heartbeat period accepted, so a typo cannot flood the collector.
@@ -138,6 +141,7 @@ impl Options {
             sample_rate,
             respect_dnt: get(value, "respectDoNotTrack").is_truthy(),
             consent: !matches!(get(value, "consent").as_bool(), Some(false)),
+            cookieless: get(value, "cookieless").is_truthy(),
             collector,
             property,
             video,

@@ -44,6 +44,8 @@ pub struct Sender {
     hooks: Vec<js_sys::Function>,
     /// Consent: when false, nothing is queued, saved or sent.
     enabled: bool,
+    /// Whether the queue may be kept in `localStorage` (not in cookieless mode).
+    persist: bool,
     perf: web_sys::Performance,
     timer: Option<i32>,
     on_timer: Closure<dyn FnMut()>,
@@ -62,6 +64,7 @@ pub fn sender(
     property: String,
     viewer_id: String,
     perf: web_sys::Performance,
+    persist: bool,
 ) -> Rc<RefCell<Sender>> {
     let existing = SENDERS.with(|s| {
         s.borrow()
@@ -83,6 +86,7 @@ pub fn sender(
             outbox: Outbox::new(OutboxConfig::default()),
             hooks: Vec::new(),
             enabled: true,
+            persist,
             perf,
             timer: None,
             on_timer: Closure::new(move || {
@@ -106,10 +110,12 @@ pub fn sender(
     {
         let mut s = sender.borrow_mut();
         // Claim what earlier pages (or closed tabs) left for this collector.
-        for saved in take_saved(&prefix) {
-            s.outbox.restore(&saved);
+        if persist {
+            for saved in take_saved(&prefix) {
+                s.outbox.restore(&saved);
+            }
+            s.save();
         }
-        s.save();
     }
     SENDERS.with(|s| s.borrow_mut().push(sender.clone()));
     notify(pump(&sender, None));
@@ -136,6 +142,9 @@ impl Sender {
     }
 
     fn save(&self) {
+        if !self.persist {
+            return;
+        }
         if let Some(storage) = local_storage() {
             let _ = if self.outbox.is_empty() || !self.enabled {
                 storage.remove_item(&self.storage_key)
