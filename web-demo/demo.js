@@ -9,6 +9,9 @@
  *   autoplay  1 = call video.play() right after monitor()
  *   interval  beaconIntervalMs passed to the plugin
  *   id, title the video's id and title
+ *   debug     1 = pass `debug: true` to monitor(), so handle.trace() returns the inputs
+ *   spy       1 = record every navigator.sendBeacon call in localStorage
+ *             (`vidpulseSendBeacon`: [{url, bytes, queued, t}]), which outlives the page
  * Exposes window.vidpulseDemo = { handle, beacons, ready } (ready is set last; beacons
  * holds a copy of every batch passed to onBeacon, oldest first) and
  * window.vidpulseObserver (the independent ground-truth observer, see observer.js).
@@ -171,12 +174,37 @@ document.getElementById('btn-flush').addEventListener('click', () => {
   }
 });
 
+/**
+ * Test hook: wraps navigator.sendBeacon so each call is appended to localStorage
+ * (`vidpulseSendBeacon`). localStorage outlives the page, so a test can read, after
+ * leaving it, which beacons went out through sendBeacon (e.g. on `pagehide`).
+ */
+function spyOnSendBeacon() {
+  const KEY = 'vidpulseSendBeacon';
+  const original = navigator.sendBeacon.bind(navigator);
+  localStorage.removeItem(KEY);
+  navigator.sendBeacon = (url, data) => {
+    const queued = original(url, data);
+    try {
+      const log = JSON.parse(localStorage.getItem(KEY) || '[]');
+      const bytes = typeof data === 'string' ? data.length : (data && data.size) || 0;
+      log.push({ url: String(url), bytes, queued, t: performance.now() });
+      localStorage.setItem(KEY, JSON.stringify(log));
+    } catch (e) {
+      // The spy must never break the page.
+    }
+    return queued;
+  };
+}
+
 async function main() {
   const src = params.get('src') || SOURCES.normal;
   const autoplay = params.get('autoplay') === '1';
   const interval = Number.parseInt(params.get('interval') || '', 10);
   const id = params.get('id') || 'clip-1';
   const title = params.get('title') || 'Clip 1';
+  const debug = params.get('debug') === '1';
+  if (params.get('spy') === '1') spyOnSendBeacon();
 
   titleEl.textContent = `${title} (${id})`;
 
@@ -199,6 +227,7 @@ async function main() {
     onBeacon,
   };
   if (Number.isFinite(interval) && interval > 0) options.beaconIntervalMs = interval;
+  if (debug) options.debug = true;
 
   try {
     demo.handle = plugin.monitor(video, options);

@@ -5,17 +5,31 @@
  * the plugin itself. This file is deliberately written without looking at the plugin's
  * code: it watches the same <video> element with its own listeners, its own
  * requestVideoFrameCallback loop and a 100 ms poll, all timed with performance.now(),
- * and derives play intent, first frame, stalls after the first frame and the media
- * time actually played. The tests read `window.vidpulseObserver.summary()` and compare.
+ * and applies the metric definitions of the README ("Metrics as implemented") in plain
+ * JS. The tests read `window.vidpulseObserver.summary()` (the current view) or
+ * `.views()` (every view with play intent, oldest first) and compare.
  *
  * Rules used here (simple on purpose, so they are easy to trust):
- *  - playIntentAt: the first `play` event for the current source.
+ *  - a view starts at the first `play` for a source; a new source (`emptied`, or a
+ *    `loadstart` with another currentSrc) or a `play` after `ended` starts the next one.
  *  - firstFrameAt: the first frame callback (or, without rVFC, `timeupdate`) after play
  *    intent while the element is not paused and the playhead moved past where it was
- *    at play intent (or a frame callback fired while playing).
- *  - a stall starts at `waiting` (or after 1 s of a playhead that should move but does
- *    not) after the first frame, when not paused, not seeking, not ended; it ends at the
- *    first sample where currentTime has advanced past its value at the stall start.
+ *    at play intent (or a frame callback fired while playing). startupMs is null (and
+ *    startupInvalid true) when a pause or a seek came between play intent and then.
+ *  - a stall starts at `waiting` (or `stalled` with readyState < HAVE_FUTURE_DATA, or
+ *    after 1 s of a playhead that should move but does not, backdated to its last
+ *    move) after the first frame, when not paused, not seeking, not ended, rate > 0.
+ *    It ends when the playhead has advanced past its position at the stall start
+ *    (backdated by the media time advanced, never before the stall start), or at a
+ *    pause, a seek, `ended`, an error or the end of the view. Stalls < 250 ms are
+ *    ignored.
+ *  - a seek runs from `seeking` to the moment the playhead leaves the position it was
+ *    seeked to (backdated the same way), or to `seeked` when paused. A `seeking` that
+ *    starts less than 2 s after the previous seek ended reopens that seek (one seek,
+ *    spanning both). The rewind that a play() after `ended` makes is not a seek.
+ *  - pauseCount: `pause` events during a view, except the one that comes with `ended`.
+ *    watchMs: play intent to the view's end (or now), stopping at `ended`, minus the
+ *    time between each pause and the next `play`.
  *  - playedMs: the sum of forward currentTime steps (divided by playbackRate), with
  *    steps across a seek or larger than 2 s of media time ignored.
  */
@@ -27,6 +41,8 @@ const EVENTS = [
 ];
 const MAX_EVENTS = 5000;
 const WATCHDOG_MS = 1000;
+const MIN_STALL_MS = 250;
+const SEEK_MERGE_MS = 2000;
 
 function freshState(src) {
   return {
@@ -34,11 +50,19 @@ function freshState(src) {
     playIntentAt: null,
     playIntentCurrentTime: null,
     firstFrameAt: null,
+    startupInvalid: false,
     stalls: [],
+    seeks: [],
+    seekedCurrentTime: null,
+    pauseCount: 0,
+    pausedMs: 0,
+    pausedSince: null,
     playedMs: 0,
     lastCurrentTime: null,
     lastAdvanceAt: null,
     ended: false,
+    endedAt: null,
+    closedAt: null,
     error: null,
   };
 }
@@ -50,15 +74,43 @@ export function observe(video) {
   let st = freshState(video.currentSrc || video.src || '');
 
   const now = () => performance.now();
+  const rate = () => (video.playbackRate > 0 ? video.playbackRate : 1);
   const openStall = () => {
     const last = st.stalls[st.stalls.length - 1];
     return last && last.end === null ? last : null;
   };
+  const openSeek = () => {
+    const last = st.seeks[st.seeks.length - 1];
+    return last && last.end === null ? last : null;
+  };
 
   function startStall(t, how) {
-    if (st.firstFrameAt === null || openStall()) return;
-    if (video.paused || video.seeking || video.ended) return;
+    if (st.firstFrameAt === null || openStall() || openSeek()) return;
+    if (video.paused || video.seeking || video.ended || !(video.playbackRate > 0)) return;
     st.stalls.push({ start: t, end: null, how, startCurrentTime: video.currentTime });
+  }
+
+  function endStall(t) {
+    const s = openStall();
+    if (s) s.end = Math.max(t, s.start);
+  }
+
+  function endSeek(t) {
+    const s = openSeek();
+    if (s) s.end = Math.max(t, s.partStart);
+  }
+
+  /** Ends the current view at `t` and starts a fresh one for `src`. */
+  function nextView(t, src) {
+    endStall(t);
+    endSeek(t);
+    if (st.pausedSince !== null) {
+      st.pausedMs += t - st.pausedSince;
+      st.pausedSince = null;
+    }
+    st.closedAt = t;
+    previous.push(st);
+    st = freshState(src);
   }
 
   // One sample of the playhead; `frame` is true when it comes from a presented frame.
@@ -71,15 +123,23 @@ export function observe(video) {
     if (st.lastCurrentTime !== null && !video.seeking) {
       const step = ct - st.lastCurrentTime;
       if (step > 0 && step <= 2) {
-        st.playedMs += (step * 1000) / (video.playbackRate || 1);
+        st.playedMs += (step * 1000) / rate();
       }
     }
     if (st.lastCurrentTime === null || ct !== st.lastCurrentTime) st.lastAdvanceAt = t;
     st.lastCurrentTime = video.seeking ? null : ct;
     const stall = openStall();
     if (stall && ct > stall.startCurrentTime) {
-      stall.end = t;
+      endStall(t - ((ct - stall.startCurrentTime) * 1000) / rate());
       stall.endCurrentTime = ct;
+    }
+    const seek = openSeek();
+    if (
+      seek && st.seekedCurrentTime !== null && !video.seeking && !video.paused &&
+      ct > st.seekedCurrentTime
+    ) {
+      endSeek(t - ((ct - st.seekedCurrentTime) * 1000) / rate());
+      seek.to = st.seekedCurrentTime;
     }
   }
 
@@ -104,39 +164,81 @@ export function observe(video) {
         // The load algorithm restarted (a new src): what follows is a new view. It is
         // queued before the `play` of a play() called right after setting src, while
         // `loadstart` comes after that `play`.
-        previous.push(st);
-        st = freshState('');
+        nextView(t, '');
         break;
       case 'loadstart': {
         const src = video.currentSrc || video.src || '';
         if (st.src === '') {
           st.src = src;
         } else if (src !== st.src) {
-          previous.push(st);
-          st = freshState(src);
+          nextView(t, src);
         }
         break;
       }
       case 'play':
+        if (st.ended) nextView(t, st.src); // replay after the end: the next view
         if (st.playIntentAt === null) {
           st.playIntentAt = t;
           st.playIntentCurrentTime = video.currentTime;
         }
+        if (st.pausedSince !== null) {
+          st.pausedMs += t - st.pausedSince;
+          st.pausedSince = null;
+        }
+        break;
+      case 'pause':
+        if (st.playIntentAt !== null && !video.ended && !st.ended) {
+          st.pauseCount += 1;
+          st.pausedSince = t;
+          if (st.firstFrameAt === null) st.startupInvalid = true;
+        }
+        endStall(t);
+        if (!video.seeking) endSeek(t);
         break;
       case 'waiting':
-      case 'stalled':
-        // `stalled` is only a network hint; it counts when the playhead really stops.
-        if (ev.type === 'waiting') startStall(t, 'waiting');
+        startStall(t, 'waiting');
         break;
-      case 'seeking':
+      case 'stalled':
+        // `stalled` is only a network hint; it counts when the playhead cannot move.
+        if (video.readyState < 3) startStall(t, 'stalled');
+        break;
+      case 'seeking': {
         st.lastCurrentTime = null;
+        st.seekedCurrentTime = null;
+        endStall(t); // waiting from now on is seek latency
+        // The rewind of a play() after `ended` belongs to the replay (the next view),
+        // not to the view that ended: it is not a seek.
+        if (st.playIntentAt === null || st.ended) break;
+        if (st.firstFrameAt === null) st.startupInvalid = true;
+        const open = openSeek();
+        const last = st.seeks[st.seeks.length - 1];
+        if (open) {
+          open.parts += 1;
+          open.partStart = t;
+        } else if (last && t - last.end < SEEK_MERGE_MS) {
+          last.end = null;
+          last.parts += 1;
+          last.partStart = t;
+        } else {
+          st.seeks.push({ start: t, partStart: t, end: null, parts: 1, from: video.currentTime });
+        }
+        break;
+      }
+      case 'seeked':
+        st.seekedCurrentTime = video.currentTime;
+        if (video.paused) endSeek(t);
         break;
       case 'ended':
         st.ended = true;
+        if (st.endedAt === null) st.endedAt = t;
+        endStall(t);
+        endSeek(t);
         break;
       case 'error': {
         const e = video.error;
         st.error = e ? { code: e.code, message: e.message || '' } : { code: 0, message: '' };
+        endStall(t);
+        endSeek(t);
         break;
       }
       default:
@@ -171,35 +273,74 @@ export function observe(video) {
     }
   }, 100);
 
-  function summary() {
-    const t = now();
-    const stalls = st.stalls.map((s) => ({
-      start: s.start,
-      end: s.end,
-      how: s.how,
-      ms: (s.end === null ? t : s.end) - s.start,
-      open: s.end === null,
+  /** A plain summary of view state `s` at time `t`. */
+  function summarize(s, t) {
+    const endT = s.closedAt !== null ? s.closedAt : t;
+    const stalls = s.stalls
+      .map((x) => ({
+        start: x.start,
+        end: x.end,
+        how: x.how,
+        ms: (x.end === null ? endT : x.end) - x.start,
+        open: x.end === null,
+      }))
+      .filter((x) => x.ms >= MIN_STALL_MS);
+    const seeks = s.seeks.map((x) => ({
+      start: x.start,
+      end: x.end,
+      ms: (x.end === null ? endT : x.end) - x.start,
+      open: x.end === null,
+      parts: x.parts,
+      from: x.from,
+      to: x.to === undefined ? null : x.to,
     }));
+    let watchMs = null;
+    if (s.playIntentAt !== null) {
+      const watchEnd = s.endedAt !== null ? Math.min(s.endedAt, endT) : endT;
+      const openPause = s.pausedSince !== null ? Math.max(0, watchEnd - s.pausedSince) : 0;
+      watchMs = watchEnd - s.playIntentAt - s.pausedMs - openPause;
+    }
     return {
-      src: st.src,
+      src: s.src,
       now: t,
       hasRvfc,
-      playIntentAt: st.playIntentAt,
-      firstFrameAt: st.firstFrameAt,
+      playIntentAt: s.playIntentAt,
+      firstFrameAt: s.firstFrameAt,
+      startupInvalid: s.startupInvalid,
       startupMs:
-        st.playIntentAt !== null && st.firstFrameAt !== null ? st.firstFrameAt - st.playIntentAt : null,
+        s.playIntentAt !== null && s.firstFrameAt !== null && !s.startupInvalid
+          ? s.firstFrameAt - s.playIntentAt
+          : null,
       stalls,
       stallCount: stalls.length,
-      stallMs: stalls.reduce((a, s) => a + s.ms, 0),
-      playedMs: st.playedMs,
+      stallMs: stalls.reduce((a, x) => a + x.ms, 0),
+      stallMaxMs: stalls.reduce((a, x) => Math.max(a, x.ms), 0),
+      seeks,
+      seekCount: seeks.length,
+      seekMs: seeks.reduce((a, x) => a + x.ms, 0),
+      seekMaxMs: seeks.reduce((a, x) => Math.max(a, x.ms), 0),
+      pauseCount: s.pauseCount,
+      pausedMs: s.pausedMs + (s.pausedSince !== null ? endT - s.pausedSince : 0),
+      watchMs,
+      playedMs: s.playedMs,
       currentTime: video.currentTime,
       readyState: video.readyState,
       paused: video.paused,
-      ended: st.ended,
-      error: st.error,
-      eventCount: events.length,
-      previousViews: previous.length,
+      ended: s.ended,
+      closed: s.closedAt !== null,
+      error: s.error,
     };
+  }
+
+  function summary() {
+    const t = now();
+    return { ...summarize(st, t), eventCount: events.length, previousViews: previous.length };
+  }
+
+  /** Every view with play intent, oldest first (the current one last, if it has any). */
+  function views() {
+    const t = now();
+    return [...previous, st].filter((s) => s.playIntentAt !== null).map((s) => summarize(s, t));
   }
 
   return {
@@ -211,5 +352,6 @@ export function observe(video) {
     events,
     previous,
     summary,
+    views,
   };
 }

@@ -1,79 +1,83 @@
 //! Browser end-to-end tests: why they exist.
 //!
 //! They play real media in headless Chromium through the demo page with the real wasm
-//! plugin, end the view with `destroy()`, and check what the real collector STORED
-//! (`GET /v1/views`) against the page's independent observer (`web-demo/observer.js`).
-//! Scenarios: clean playback, throttled playback with rebuffering, broken sources (404,
-//! corrupt file), pause + seek (neither is rebuffering), a source switch with the page's
-//! button followed by leaving the page (two views; the last one delivered by
-//! `pagehide`), and the demo page loading without console errors.
+//! plugin, end the view, and check what the real collector STORED (`GET /v1/views`)
+//! against the page's independent observer (`web-demo/observer.js`), within stated
+//! tolerances: startup and seek latency ±100 ms, rebuffer durations ±10 % or ±150 ms
+//! (whichever is larger), counts exact. Each comparison is printed and merged into
+//! `target/bench/accuracy.json` (see `vidpulse_e2e::Accuracy`).
+//!
+//! Scenarios: clean playback; throttled playback with several stalls (and a native
+//! replay of the recorded trace that must reproduce the stored metrics exactly); seeks
+//! while playing (two merged); pause and resume; pause + seek (neither is rebuffering);
+//! a source switch followed by leaving the page (two views, the last one delivered by
+//! `pagehide`); broken sources (404, corrupt file); playing to `ended` then replaying;
+//! a hidden tab; a `<video>` that never gets play intent; leaving before the first
+//! frame (EBVS, via `sendBeacon`); and the demo page loading without console errors.
 //!
 //! The tests share the machine's two cores: each one takes `BROWSER_LOCK`, so they run
-//! one at a time even though cargo starts them on parallel threads. Each prints the
-//! plugin's numbers next to the observer's (`cargo test -p vidpulse-e2e -- --nocapture`).
+//! one at a time even though cargo starts them on parallel threads
+//! (`cargo test -p vidpulse-e2e -- --nocapture` shows the numbers).
 
 use std::time::Duration;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use fantoccini::Locator;
 use serde_json::Value;
-use vidpulse_e2e::{get_num, Harness, BROWSER_LOCK};
+use vidpulse_e2e::{
+    ended, get_num, pretty, view_for, Accuracy, Harness, Tolerance, BROWSER_LOCK, LATENCY, REBUFFER,
+};
+use vidpulse_plugin::engine::trace::{replay, Trace};
 
-/// The video id a stored view carries (`video.id`, tolerant of a flat `video_id`).
-fn video_id(view: &Value) -> Option<&str> {
-    view["video"]["id"]
-        .as_str()
-        .or_else(|| view["video_id"].as_str())
-        .or_else(|| view["video"].as_str())
+/// Playing time: the plugin caps and quantises its increments, the observer sums
+/// `currentTime` steps; they agree within 5 % or 150 ms.
+const PLAYING: Tolerance = Tolerance::PctOrMs {
+    pct: 5.0,
+    ms: 150.0,
+};
+
+/// A path with a query string, encoded as the value of the demo page's `src` parameter.
+fn src_param(src: &str) -> String {
+    src.replace('%', "%25")
+        .replace('/', "%2F")
+        .replace('?', "%3F")
+        .replace('&', "%26")
+        .replace('=', "%3D")
 }
 
-fn view_for<'a>(views: &'a [Value], id: &str) -> Vec<&'a Value> {
-    views.iter().filter(|v| video_id(v) == Some(id)).collect()
-}
-
-fn ended(view: &Value) -> bool {
-    view["metrics"]["view_ended"].as_bool() == Some(true)
-}
-
-fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_default()
-}
-
-/// Plugin numbers next to the observer's, for the closing note.
+/// Plugin numbers next to the observer's (context beyond the compared metrics).
 fn report(name: &str, m: &Value, obs: &Value) {
+    println!("--- {name}");
+    println!(
+        "  plugin:   startup {} rebuffers {} / {} ms (max {}) playing {} watch {} seeks {} / {} ms pauses {} error {}",
+        m["startup_ms"],
+        m["rebuffer_count"],
+        m["rebuffer_ms"],
+        m["rebuffer_max_ms"],
+        m["playing_ms"],
+        m["watch_ms"],
+        m["seek_count"],
+        m["seek_ms"],
+        m["pause_count"],
+        m["error"]
+    );
     let f = |v: &Value| match v.as_f64() {
         Some(x) => format!("{x:.0}"),
         None => v.to_string(),
     };
-    println!("=== {name}");
     println!(
-        "  startup_ms      plugin {:>8}   observer {:>8}",
-        f(&m["startup_ms"]),
-        f(&obs["startupMs"])
-    );
-    println!(
-        "  rebuffer_count  plugin {:>8}   observer {:>8}",
-        f(&m["rebuffer_count"]),
-        f(&obs["stallCount"])
-    );
-    println!(
-        "  rebuffer_ms     plugin {:>8}   observer {:>8}   (max {})",
-        f(&m["rebuffer_ms"]),
+        "  observer: startup {} stalls {} / {} ms (max {}) played {} watch {} seeks {} / {} ms pauses {} error {}",
+        f(&obs["startupMs"]),
+        f(&obs["stallCount"]),
         f(&obs["stallMs"]),
-        f(&m["rebuffer_max_ms"])
-    );
-    println!(
-        "  playing_ms      plugin {:>8}   observer {:>8}   (final currentTime {:.2} s)",
-        f(&m["playing_ms"]),
+        f(&obs["stallMaxMs"]),
         f(&obs["playedMs"]),
-        obs["currentTime"].as_f64().unwrap_or(f64::NAN)
+        f(&obs["watchMs"]),
+        f(&obs["seekCount"]),
+        f(&obs["seekMs"]),
+        f(&obs["pauseCount"]),
+        obs["error"]
     );
-    println!("  watch_ms        plugin {:>8}", f(&m["watch_ms"]));
-    println!(
-        "  error           plugin {}   observer {}",
-        m["error"], obs["error"]
-    );
-    println!("  observer stalls {}", obs["stalls"]);
 }
 
 /// Waits for the first frame as the observer sees it.
@@ -87,9 +91,28 @@ async fn wait_first_frame(h: &Harness, timeout: Duration) -> Result<()> {
     .map(|_| ())
 }
 
-/// Destroys the handle and waits until the collector stored the view as ended.
-async fn destroy_and_fetch(h: &Harness, id: &str) -> Result<(Value, Value)> {
-    let obs = h.observe_and_destroy().await?;
+/// Waits until the element's playhead reached `secs`.
+async fn wait_position(h: &Harness, secs: f64, timeout: Duration) -> Result<()> {
+    h.wait_js(
+        &format!("return document.getElementById('video').currentTime >= {secs};"),
+        timeout,
+        &format!("the playhead to reach {secs} s"),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Runs `script` in the page (a statement on `v`, the video element).
+async fn on_video(h: &Harness, script: &str) -> Result<()> {
+    h.js(&format!(
+        "const v = document.getElementById('video'); {script}; return null;"
+    ))
+    .await
+    .map(drop)
+}
+
+/// Waits until the collector stored `id`'s view as ended and returns it (exactly one).
+async fn fetch_ended(h: &Harness, id: &str, obs: &Value) -> Result<Value> {
     let views = h
         .wait_views(
             Duration::from_secs(10),
@@ -97,7 +120,7 @@ async fn destroy_and_fetch(h: &Harness, id: &str) -> Result<(Value, Value)> {
             |vs| view_for(vs, id).iter().any(|v| ended(v)),
         )
         .await
-        .with_context(|| format!("observer at destroy(): {}", pretty(&obs)))?;
+        .with_context(|| format!("observer at the end of the view: {}", pretty(obs)))?;
     let mine = view_for(&views, id);
     ensure!(
         mine.len() == 1,
@@ -105,19 +128,31 @@ async fn destroy_and_fetch(h: &Harness, id: &str) -> Result<(Value, Value)> {
         mine.len(),
         pretty(&Value::Array(views.clone()))
     );
-    Ok((mine[0].clone(), obs))
+    Ok(mine[0].clone())
+}
+
+/// Destroys the handle and waits until the collector stored the view as ended.
+async fn destroy_and_fetch(h: &Harness, id: &str) -> Result<(Value, Value)> {
+    let obs = h.observe_and_destroy().await?;
+    let view = fetch_ended(h, id, &obs).await?;
+    Ok((view, obs))
+}
+
+/// The comparisons every played view gets: startup, rebuffering, watch and playing time.
+fn compare_playback(acc: &mut Accuracy, m: &Value, obs: &Value) -> Result<()> {
+    acc.compare_keys(m, "startup_ms", obs, "startupMs", LATENCY)?;
+    acc.compare_keys(m, "rebuffer_count", obs, "stallCount", Tolerance::Exact)?;
+    acc.compare_keys(m, "rebuffer_ms", obs, "stallMs", REBUFFER)?;
+    acc.compare_keys(m, "watch_ms", obs, "watchMs", Tolerance::Ms(100.0))?;
+    acc.compare_keys(m, "playing_ms", obs, "playedMs", PLAYING)?;
+    Ok(())
 }
 
 async fn clean(h: &Harness) -> Result<()> {
     h.open_demo("src=/media/clip.webm&autoplay=1&id=clean&title=Clean&interval=2000")
         .await?;
     wait_first_frame(h, Duration::from_secs(10)).await?;
-    h.wait_js(
-        "return document.getElementById('video').currentTime >= 6;",
-        Duration::from_secs(20),
-        "6 s of the clip to play",
-    )
-    .await?;
+    wait_position(h, 6.0, Duration::from_secs(20)).await?;
     // Interval beacons (every 2 s here) keep the stored view current while it plays.
     h.wait_views(
         Duration::from_secs(5),
@@ -142,6 +177,11 @@ async fn clean(h: &Harness) -> Result<()> {
 
     let m = &view["metrics"];
     report("clean playback (clip.webm)", m, &obs);
+    let mut acc = Accuracy::new("clean_playback");
+    compare_playback(&mut acc, m, &obs)?;
+    acc.compare_keys(m, "pause_count", &obs, "pauseCount", Tolerance::Exact)?;
+    acc.compare_keys(m, "seek_count", &obs, "seekCount", Tolerance::Exact)?;
+    acc.finish()?;
     let startup = get_num(m, "startup_ms")?;
     ensure!(
         startup > 0.0 && startup < 3000.0,
@@ -163,16 +203,10 @@ async fn clean(h: &Harness) -> Result<()> {
         m["first_frame"].as_bool() == Some(true),
         "no first frame stored"
     );
-    let playing = get_num(m, "playing_ms")?;
-    let played = get_num(&obs, "playedMs")?;
     ensure!(
-        played > 4000.0,
-        "observer saw only {played} ms played: {}",
-        pretty(&obs)
-    );
-    ensure!(
-        (playing - played).abs() <= 0.15 * played,
-        "playing_ms {playing} is not within 15 % of the observed {played} ms"
+        get_num(&obs, "playedMs")? > 4000.0,
+        "observer saw only {} ms played",
+        obs["playedMs"]
     );
     Ok(())
 }
@@ -185,55 +219,89 @@ async fn clean_playback() -> Result<()> {
     h.finish_after("clean_playback", r).await
 }
 
+/// Ends the view (`destroy()`, observer summary in the same script) once the observer
+/// saw at least `stalls` completed stalls, none is in progress, the last one ended
+/// ≥ 300 ms ago and the element can play: so neither side is inside a stall that the
+/// other might still drop as too short.
+async fn destroy_after_stalls(h: &Harness, stalls: usize, timeout: Duration) -> Result<Value> {
+    h.wait_js(
+        &format!(
+            "const o = window.vidpulseObserver; const v = document.getElementById('video'); \
+             const s = o.summary(); const raw = o.stalls; \
+             const last = raw[raw.length - 1]; \
+             if (s.stalls.filter(x => !x.open).length >= {stalls} && \
+                 !raw.some(x => x.end === null) && last && s.now - last.end >= 300 && \
+                 v.readyState >= 3 && !v.paused) {{ \
+               window.vidpulseDemo.handle.destroy(); return s; \
+             }} \
+             return null;"
+        ),
+        timeout,
+        &format!("{stalls} completed stalls (observer), then a moment of playback"),
+    )
+    .await
+}
+
 async fn throttled(h: &Harness) -> Result<()> {
-    // /media/clip-hq.mp4?rate=20000&burst=200000&delay_ms=1500, encoded as one parameter.
-    let src = "%2Fmedia%2Fclip-hq.mp4%3Frate%3D20000%26burst%3D200000%26delay_ms%3D1500";
+    // 1.5 Mbit/s media at 100 KB/s after a 300 KB burst, first byte after 1 s: playback
+    // starts, then stalls several times (each a second or more) as the buffer runs dry.
+    let src = src_param("/media/clip-hq.mp4?rate=100000&burst=300000&delay_ms=1000");
     h.open_demo(&format!(
-        "src={src}&autoplay=1&id=throttled&title=Throttled"
+        "src={src}&autoplay=1&id=throttled&title=Throttled&debug=1"
     ))
     .await?;
     wait_first_frame(h, Duration::from_secs(20)).await?;
-    // A stall after the first frame: ended and ≥ 250 ms, or still going after 1 s.
-    h.wait_js(
-        "const s = window.vidpulseObserver.summary(); \
-         return s.stalls.some(x => x.open ? x.ms >= 1000 : x.ms >= 250);",
-        Duration::from_secs(40),
-        "a stall after the first frame (observer)",
-    )
-    .await?;
-    // Prefer ending the view after a completed stall; carry on if it lasts too long.
-    let _ = h
-        .wait_js(
-            "const s = window.vidpulseObserver.summary(); \
-             return s.stalls.some(x => !x.open && x.ms >= 250) && !s.stalls.some(x => x.open);",
-            Duration::from_secs(15),
-            "the stall to end",
-        )
-        .await;
-    let (view, obs) = destroy_and_fetch(h, "throttled").await?;
+    let obs = destroy_after_stalls(h, 2, Duration::from_secs(60)).await?;
+    let view = fetch_ended(h, "throttled", &obs).await?;
     let m = &view["metrics"];
     report(
-        "throttled playback (clip-hq.mp4 at 20 KB/s, 1.5 s delay)",
+        "throttled playback (clip-hq.mp4 at 100 KB/s, 1 s delay)",
         m,
         &obs,
     );
+    println!("  observer stalls: {}", obs["stalls"]);
 
+    let mut acc = Accuracy::new("throttled_playback");
+    compare_playback(&mut acc, m, &obs)?;
+    acc.compare_keys(m, "rebuffer_max_ms", &obs, "stallMaxMs", REBUFFER)?;
+    acc.finish()?;
     let count = get_num(m, "rebuffer_count")?;
-    let rebuffer = get_num(m, "rebuffer_ms")?;
-    let startup = get_num(m, "startup_ms")?;
-    let stall_ms = get_num(&obs, "stallMs")?;
-    ensure!(count >= 1.0, "no rebuffer counted: {}", pretty(&view));
-    ensure!(rebuffer > 0.0, "rebuffer_ms is 0: {}", pretty(&view));
+    ensure!(count >= 2.0, "fewer than 2 rebuffers: {}", pretty(&view));
     ensure!(
-        startup >= 1400.0,
-        "startup_ms {startup} < 1400: the 1.5 s wait before the first byte must be startup"
-    );
-    ensure!(
-        rebuffer <= stall_ms + 500.0,
-        "rebuffer_ms {rebuffer} exceeds the observed post-first-frame stalls {stall_ms} ms + 500 \
-         (startup counted as rebuffering?)"
+        get_num(m, "startup_ms")? >= 900.0,
+        "startup_ms < 900: the 1 s wait before the first byte must be startup: {}",
+        pretty(&view)
     );
     ensure!(m["error"].is_null(), "unexpected error: {}", pretty(&view));
+
+    // Replay: the recorded inputs, run natively through the same engine, must end in
+    // exactly the metrics the collector stored.
+    let text = h.trace().await?;
+    let trace: Trace = serde_json::from_str(&text).context("handle.trace() is not a Trace")?;
+    let beacons = replay(&trace);
+    let last = beacons
+        .last()
+        .context("the replayed trace produced no beacon")?;
+    let replayed = serde_json::to_value(&last.metrics)?;
+    println!(
+        "  replay: {} inputs -> {} beacons; last seq {} (stored seq {})",
+        trace.records.len(),
+        beacons.len(),
+        last.seq,
+        view["seq"]
+    );
+    ensure!(
+        Value::String(last.view_id.clone()) == view["view_id"],
+        "the replay's last beacon is for view {}, the stored view is {}",
+        last.view_id,
+        view["view_id"]
+    );
+    ensure!(
+        replayed == view["metrics"],
+        "the replayed metrics differ from the stored ones:\nreplayed {}\nstored   {}",
+        pretty(&replayed),
+        pretty(&view["metrics"])
+    );
     Ok(())
 }
 
@@ -243,6 +311,276 @@ async fn throttled_playback() -> Result<()> {
     let h = Harness::start().await?;
     let r = throttled(&h).await;
     h.finish_after("throttled_playback", r).await
+}
+
+async fn seeks_while_playing(h: &Harness) -> Result<()> {
+    h.open_demo("src=/media/clip.mp4&autoplay=1&id=seeks&title=Seeks")
+        .await?;
+    wait_first_frame(h, Duration::from_secs(10)).await?;
+    wait_position(h, 1.5, Duration::from_secs(10)).await?;
+    // Seek 1, alone.
+    on_video(h, "v.currentTime = 5").await?;
+    h.wait_js(
+        "const s = window.vidpulseObserver.summary(); \
+         return s.seekCount === 1 && !s.seeks[0].open && s.now - s.seeks[0].end >= 2300;",
+        Duration::from_secs(10),
+        "seek 1 to end, then 2.3 s of playback",
+    )
+    .await?;
+    // Seek 2, then 300 ms after it resumed another: less than 2 s apart, one seek.
+    on_video(h, "v.currentTime = 2").await?;
+    h.wait_js(
+        "const s = window.vidpulseObserver.summary(); \
+         return s.seekCount === 2 && !s.seeks[1].open;",
+        Duration::from_secs(10),
+        "seek 2 to end",
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    on_video(h, "v.currentTime = 3.5").await?;
+    h.wait_js(
+        "const s = window.vidpulseObserver.summary(); \
+         return s.seekCount === 2 && s.seeks[1].parts === 2 && !s.seeks[1].open && \
+                s.currentTime >= 4.5;",
+        Duration::from_secs(10),
+        "the merged seek to end and playback to reach 4.5 s",
+    )
+    .await?;
+    let (view, obs) = destroy_and_fetch(h, "seeks").await?;
+    let m = &view["metrics"];
+    report("seeks while playing (clip.mp4)", m, &obs);
+    println!("  observer seeks: {}", obs["seeks"]);
+    let mut acc = Accuracy::new("seeks_while_playing");
+    acc.compare_keys(m, "startup_ms", &obs, "startupMs", LATENCY)?;
+    acc.compare_keys(m, "rebuffer_count", &obs, "stallCount", Tolerance::Exact)?;
+    acc.compare_keys(m, "watch_ms", &obs, "watchMs", Tolerance::Ms(100.0))?;
+    // Around each seek the two sides attribute the first advance from the new position
+    // differently (the plugin drops ≈ 50 ms per seek from playing time): allow 100 ms
+    // per `seeking` on top of the usual 5 %.
+    let played = get_num(&obs, "playedMs")?;
+    let parts: f64 = obs["seeks"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s["parts"].as_f64()).sum())
+        .unwrap_or(0.0);
+    acc.compare(
+        "playing_ms",
+        get_num(m, "playing_ms")?,
+        played,
+        Tolerance::Ms((played * 0.05).max(150.0) + 100.0 * parts),
+    );
+    acc.compare_keys(m, "seek_count", &obs, "seekCount", Tolerance::Exact)?;
+    acc.compare_keys(m, "seek_ms", &obs, "seekMs", LATENCY)?;
+    acc.compare_keys(m, "seek_max_ms", &obs, "seekMaxMs", LATENCY)?;
+    acc.finish()?;
+    ensure!(
+        get_num(m, "seek_count")? == 2.0,
+        "seek_count {}, expected 2 (the last two seeks merge)",
+        m["seek_count"]
+    );
+    ensure!(m["error"].is_null(), "unexpected error: {}", pretty(&view));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seek_while_playing() -> Result<()> {
+    let _lock = BROWSER_LOCK.lock().await;
+    let h = Harness::start().await?;
+    let r = seeks_while_playing(&h).await;
+    h.finish_after("seek_while_playing", r).await
+}
+
+async fn pause_resume(h: &Harness) -> Result<()> {
+    h.open_demo("src=/media/clip.mp4&autoplay=1&id=pauses&title=Pauses")
+        .await?;
+    wait_first_frame(h, Duration::from_secs(10)).await?;
+    wait_position(h, 1.5, Duration::from_secs(10)).await?;
+    on_video(h, "v.pause()").await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    on_video(h, "v.play()").await?;
+    wait_position(h, 3.0, Duration::from_secs(10)).await?;
+    on_video(h, "v.pause()").await?;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    on_video(h, "v.play()").await?;
+    wait_position(h, 4.5, Duration::from_secs(10)).await?;
+    let (view, obs) = destroy_and_fetch(h, "pauses").await?;
+    let m = &view["metrics"];
+    report("pause 1.5 s, pause 1 s (clip.mp4)", m, &obs);
+    let mut acc = Accuracy::new("pause_and_resume");
+    compare_playback(&mut acc, m, &obs)?;
+    acc.compare_keys(m, "pause_count", &obs, "pauseCount", Tolerance::Exact)?;
+    acc.note("observer_paused_ms", obs["pausedMs"].clone());
+    acc.finish()?;
+    ensure!(
+        get_num(m, "pause_count")? == 2.0,
+        "pause_count {}, expected 2",
+        m["pause_count"]
+    );
+    let wall = get_num(&obs, "now")? - get_num(&obs, "playIntentAt")?;
+    ensure!(
+        get_num(m, "watch_ms")? <= wall - 2300.0,
+        "watch_ms {} includes the 2.5 s of pauses (play intent to destroy: {wall:.0} ms)",
+        m["watch_ms"]
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_and_resume() -> Result<()> {
+    let _lock = BROWSER_LOCK.lock().await;
+    let h = Harness::start().await?;
+    let r = pause_resume(&h).await;
+    h.finish_after("pause_and_resume", r).await
+}
+
+async fn pause_and_seek(h: &Harness) -> Result<()> {
+    h.open_demo("src=/media/clip.mp4&autoplay=1&id=seek&title=Seek")
+        .await?;
+    wait_first_frame(h, Duration::from_secs(10)).await?;
+    wait_position(h, 2.0, Duration::from_secs(10)).await?;
+    on_video(h, "v.pause()").await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Seek while paused, then resume: the seek's waiting is seek latency, not rebuffering,
+    // and the pause is neither watch time nor playing time.
+    on_video(h, "v.currentTime = 8; v.play()").await?;
+    wait_position(h, 10.0, Duration::from_secs(10)).await?;
+    let (view, obs) = destroy_and_fetch(h, "seek").await?;
+    let m = &view["metrics"];
+    report("pause 1.5 s + seek to 8 s while paused (clip.mp4)", m, &obs);
+    let mut acc = Accuracy::new("pause_then_seek_while_paused");
+    compare_playback(&mut acc, m, &obs)?;
+    acc.compare_keys(m, "pause_count", &obs, "pauseCount", Tolerance::Exact)?;
+    acc.compare_keys(m, "seek_count", &obs, "seekCount", Tolerance::Exact)?;
+    acc.compare_keys(m, "seek_ms", &obs, "seekMs", LATENCY)?;
+    acc.finish()?;
+    ensure!(
+        get_num(m, "rebuffer_count")? == 0.0,
+        "the seek or the pause was counted as rebuffering: {}",
+        pretty(&view)
+    );
+    ensure!(
+        m["startup_invalid"].as_bool() != Some(true),
+        "a pause after the first frame invalidated startup: {}",
+        pretty(&view)
+    );
+    ensure!(
+        get_num(m, "seek_count")? == 1.0 && get_num(m, "pause_count")? == 1.0,
+        "expected one seek and one pause: {}",
+        pretty(&view)
+    );
+    ensure!(m["error"].is_null(), "unexpected error: {}", pretty(&view));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_and_seek_are_not_rebuffering() -> Result<()> {
+    let _lock = BROWSER_LOCK.lock().await;
+    let h = Harness::start().await?;
+    let r = pause_and_seek(&h).await;
+    h.finish_after("pause_and_seek_are_not_rebuffering", r)
+        .await
+}
+
+async fn switch_and_unload(h: &Harness) -> Result<()> {
+    h.open_demo("src=/media/clip.mp4&autoplay=1&id=switch&title=Switch")
+        .await?;
+    wait_first_frame(h, Duration::from_secs(10)).await?;
+    wait_position(h, 2.0, Duration::from_secs(10)).await?;
+    // The page's own button: a real source change, so the plugin must start a new view.
+    h.client()
+        .find(Locator::Css("#btn-normal"))
+        .await?
+        .click()
+        .await?;
+    h.wait_js(
+        "const s = window.vidpulseObserver.summary(); \
+         return s.src.endsWith('/media/clip.webm') && s.firstFrameAt !== null;",
+        Duration::from_secs(10),
+        "the first frame of clip.webm after the switch (observer)",
+    )
+    .await?;
+    wait_position(h, 2.0, Duration::from_secs(10)).await?;
+    let obs = h.observer_views().await?;
+    // Leaving the page (no destroy()): pagehide must deliver the final beacon.
+    h.client().goto("about:blank").await?;
+    let views = h
+        .wait_views(
+            Duration::from_secs(10),
+            "both views stored as ended (the second by pagehide)",
+            |vs| view_for(vs, "switch").iter().filter(|v| ended(v)).count() >= 2,
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "observer before leaving: {}",
+                pretty(&Value::Array(obs.clone()))
+            )
+        })?;
+    let mine = view_for(&views, "switch");
+    ensure!(
+        mine.len() == 2 && obs.len() == 2,
+        "expected two views (one per source), got {} stored and {} observed: {}",
+        mine.len(),
+        obs.len(),
+        pretty(&Value::Array(views.clone()))
+    );
+    // Stored newest first, observed oldest first.
+    let pairs = [
+        (mine[1], &obs[0], "/media/clip.mp4"),
+        (mine[0], &obs[1], "/media/clip.webm"),
+    ];
+    let mut acc = Accuracy::new("source_switch");
+    for (i, (view, o, clip)) in pairs.into_iter().enumerate() {
+        let m = &view["metrics"];
+        report(&format!("source switch, view {}: {clip}", i + 1), m, o);
+        let src = view["video"]["src"].as_str().unwrap_or("");
+        ensure!(src.ends_with(clip), "view for {clip} stored src {src:?}");
+        ensure!(
+            o["src"].as_str().unwrap_or("").ends_with(clip),
+            "observer view {} is for {}, expected {clip}",
+            i + 1,
+            o["src"]
+        );
+        let p = get_num(m, "startup_ms")?;
+        let s = get_num(o, "startupMs")?;
+        acc.compare(&format!("view{}.startup_ms", i + 1), p, s, LATENCY);
+        let p = get_num(m, "rebuffer_count")?;
+        let s = get_num(o, "stallCount")?;
+        acc.compare(
+            &format!("view{}.rebuffer_count", i + 1),
+            p,
+            s,
+            Tolerance::Exact,
+        );
+        ensure!(
+            m["first_frame"].as_bool() == Some(true) && get_num(m, "playing_ms")? >= 1500.0,
+            "the {clip} view did not record its playback: {}",
+            pretty(view)
+        );
+        ensure!(m["error"].is_null(), "unexpected error: {}", pretty(view));
+    }
+    // The first view ended at the switch: its totals are final on both sides.
+    let (m, o) = (&mine[1]["metrics"], &obs[0]);
+    acc.compare(
+        "view1.watch_ms",
+        get_num(m, "watch_ms")?,
+        get_num(o, "watchMs")?,
+        Tolerance::Ms(100.0),
+    );
+    acc.compare(
+        "view1.playing_ms",
+        get_num(m, "playing_ms")?,
+        get_num(o, "playedMs")?,
+        PLAYING,
+    );
+    acc.finish()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_switch_and_page_unload() -> Result<()> {
+    let _lock = BROWSER_LOCK.lock().await;
+    let h = Harness::start().await?;
+    let r = switch_and_unload(&h).await;
+    h.finish_after("source_switch_and_page_unload", r).await
 }
 
 async fn broken_source(h: &Harness, src: &str, id: &str) -> Result<()> {
@@ -265,16 +603,18 @@ async fn broken_source(h: &Harness, src: &str, id: &str) -> Result<()> {
     let (view, obs) = destroy_and_fetch(h, id).await?;
     let m = &view["metrics"];
     report(&format!("broken source {src}"), m, &obs);
+    let mut acc = Accuracy::new(&format!("error_{id}"));
     let code = get_num(&m["error"], "code")?;
     ensure!(
         (1.0..=4.0).contains(&code),
         "error code {code} is not a MediaError code: {}",
         pretty(&view)
     );
-    ensure!(
-        Some(code) == obs["error"]["code"].as_f64(),
-        "stored error code {code} differs from the element's {}",
-        obs["error"]
+    acc.compare(
+        "error.code",
+        code,
+        get_num(&obs["error"], "code")?,
+        Tolerance::Exact,
     );
     // A corrupt tail may play a few seconds before the decoder fails: compare with the
     // observer instead of assuming the error came first.
@@ -290,7 +630,17 @@ async fn broken_source(h: &Harness, src: &str, id: &str) -> Result<()> {
         !observed_before,
         pretty(&view)
     );
-    Ok(())
+    if observed_before {
+        ensure!(
+            m["startup_ms"].is_null(),
+            "a source that never showed a frame has a startup time: {}",
+            pretty(&view)
+        );
+    } else {
+        acc.compare_keys(m, "startup_ms", &obs, "startupMs", LATENCY)?;
+        acc.compare_keys(m, "rebuffer_count", &obs, "stallCount", Tolerance::Exact)?;
+    }
+    acc.finish()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -303,6 +653,394 @@ async fn broken_sources() -> Result<()> {
     }
     .await;
     h.finish_after("broken_sources", r).await
+}
+
+/// Plays clip.mp4, seeks near its end, lets it end, plays it again (the next view) and
+/// ends that view. With `strict_seeks`, also requires the ended view's `seek_count` to
+/// match the observer (the replay's automatic rewind is not a seek of the ended view).
+async fn ended_replay(h: &Harness, id: &str, strict_seeks: bool) -> Result<()> {
+    h.open_demo(&format!(
+        "src=/media/clip.mp4&autoplay=1&id={id}&title=Replay"
+    ))
+    .await?;
+    wait_first_frame(h, Duration::from_secs(10)).await?;
+    wait_position(h, 1.0, Duration::from_secs(10)).await?;
+    on_video(h, "v.currentTime = 10.5").await?;
+    h.wait_js(
+        "return window.vidpulseObserver.summary().ended;",
+        Duration::from_secs(10),
+        "`ended` (observer)",
+    )
+    .await?;
+    // The `ended` beacon goes out at once.
+    h.wait_views(Duration::from_secs(10), "the `ended` beacon", |vs| {
+        view_for(vs, id)
+            .iter()
+            .any(|v| v["metrics"]["ended"].as_bool() == Some(true))
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    on_video(h, "v.play()").await?;
+    h.wait_js(
+        "const vs = window.vidpulseObserver.views(); \
+         return vs.length === 2 && vs[1].firstFrameAt !== null && vs[1].currentTime >= 1.5;",
+        Duration::from_secs(10),
+        "the replay (observer's second view) to play 1.5 s",
+    )
+    .await?;
+    let obs = h.observe_views_and_destroy().await?;
+    let views = h
+        .wait_views(
+            Duration::from_secs(10),
+            "both views stored as ended",
+            |vs| view_for(vs, id).iter().filter(|v| ended(v)).count() >= 2,
+        )
+        .await
+        .with_context(|| format!("observer: {}", pretty(&Value::Array(obs.clone()))))?;
+    let mine = view_for(&views, id);
+    ensure!(
+        mine.len() == 2 && obs.len() == 2,
+        "expected two views, got {} stored, {} observed: {}",
+        mine.len(),
+        obs.len(),
+        pretty(&Value::Array(views.clone()))
+    );
+    let (first, second) = (&mine[1]["metrics"], &mine[0]["metrics"]);
+    report("played to the end (view 1)", first, &obs[0]);
+    report("replay (view 2)", second, &obs[1]);
+    ensure!(
+        first["ended"].as_bool() == Some(true) && first["completed"].as_bool() == Some(true),
+        "the first view is not ended + completed: {}",
+        pretty(mine[1])
+    );
+    ensure!(
+        second["ended"].as_bool() != Some(true) && second["completed"].as_bool() != Some(true),
+        "the replay view is marked ended/completed: {}",
+        pretty(mine[0])
+    );
+    ensure!(
+        second["startup_invalid"].as_bool() != Some(true),
+        "the replay's rewind invalidated its startup: {}",
+        pretty(mine[0])
+    );
+    let mut acc = Accuracy::new(if strict_seeks {
+        "ended_then_replay_strict_seeks"
+    } else {
+        "ended_then_replay"
+    });
+    for (i, (m, o)) in [(first, &obs[0]), (second, &obs[1])]
+        .into_iter()
+        .enumerate()
+    {
+        let n = i + 1;
+        acc.compare(
+            &format!("view{n}.startup_ms"),
+            get_num(m, "startup_ms")?,
+            get_num(o, "startupMs")?,
+            LATENCY,
+        );
+        acc.compare(
+            &format!("view{n}.watch_ms"),
+            get_num(m, "watch_ms")?,
+            get_num(o, "watchMs")?,
+            Tolerance::Ms(100.0),
+        );
+        acc.compare(
+            &format!("view{n}.playing_ms"),
+            get_num(m, "playing_ms")?,
+            get_num(o, "playedMs")?,
+            PLAYING,
+        );
+        acc.compare(
+            &format!("view{n}.rebuffer_count"),
+            get_num(m, "rebuffer_count")?,
+            get_num(o, "stallCount")?,
+            Tolerance::Exact,
+        );
+        acc.compare(
+            &format!("view{n}.pause_count"),
+            get_num(m, "pause_count")?,
+            get_num(o, "pauseCount")?,
+            Tolerance::Exact,
+        );
+    }
+    acc.compare(
+        "view2.seek_count",
+        get_num(second, "seek_count")?,
+        get_num(&obs[1], "seekCount")?,
+        Tolerance::Exact,
+    );
+    if strict_seeks {
+        acc.compare(
+            "view1.seek_count",
+            get_num(first, "seek_count")?,
+            get_num(&obs[0], "seekCount")?,
+            Tolerance::Exact,
+        );
+        acc.compare(
+            "view1.seek_ms",
+            get_num(first, "seek_ms")?,
+            get_num(&obs[0], "seekMs")?,
+            LATENCY,
+        );
+    } else {
+        // Known plugin issue (see `replay_rewind_is_not_a_seek_of_the_ended_view`).
+        for (key, obs_key) in [("seek_count", "seekCount"), ("seek_ms", "seekMs")] {
+            acc.note(
+                &format!("view1.{key} (known issue)"),
+                serde_json::json!({ "plugin": first[key], "observer": obs[0][obs_key] }),
+            );
+        }
+    }
+    acc.finish()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_then_replay() -> Result<()> {
+    let _lock = BROWSER_LOCK.lock().await;
+    let h = Harness::start().await?;
+    let r = ended_replay(&h, "replay", false).await;
+    h.finish_after("ended_then_replay", r).await
+}
+
+/// Plugin bug, kept as a failing scenario: Chromium fires the rewind's `seeking`
+/// BEFORE the `play` of a play() after `ended`, and the plugin charges that rewind to
+/// the view that ended: a second seek (`seek_count` 2 instead of 1) when it comes ≥ 2 s
+/// after the view's last seek, else a merge that stretches that seek's latency over the
+/// playback in between (`seek_ms` ≈ 1900 instead of ≈ 16).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "plugin bug: the replay's rewind counts as a seek of the ended view"]
+async fn replay_rewind_is_not_a_seek_of_the_ended_view() -> Result<()> {
+    let _lock = BROWSER_LOCK.lock().await;
+    let h = Harness::start().await?;
+    let r = ended_replay(&h, "replay-strict", true).await;
+    h.finish_after("replay_rewind_is_not_a_seek_of_the_ended_view", r)
+        .await
+}
+
+async fn hidden(h: &Harness) -> Result<()> {
+    h.open_demo("src=/media/clip.mp4&autoplay=1&id=hidden&title=Hidden&spy=1")
+        .await?;
+    h.js("window.visibilityLog = []; \
+          document.addEventListener('visibilitychange', () => \
+            window.visibilityLog.push(document.visibilityState)); return null;")
+        .await?;
+    wait_first_frame(h, Duration::from_secs(10)).await?;
+    wait_position(h, 1.0, Duration::from_secs(10)).await?;
+    let start = h
+        .wait_views(Duration::from_secs(10), "the view start beacon", |vs| {
+            !view_for(vs, "hidden").is_empty()
+        })
+        .await?;
+    let seq_before = get_num(view_for(&start, "hidden")[0], "seq")?;
+    // A real hidden tab: headless Chromium makes the demo's tab hidden when another tab
+    // is opened and activated (visibilitychange, visibilityState "hidden").
+    let client = h.client();
+    let demo_tab = client.window().await?;
+    let other = client.new_window(true).await?;
+    client.switch_to_window(other.handle).await?;
+    client.goto("about:blank").await?;
+    let hidden_result = h
+        .wait_views(
+            Duration::from_secs(5),
+            "a beacon stored while the tab is hidden",
+            |vs| {
+                view_for(vs, "hidden")
+                    .iter()
+                    .any(|v| v["seq"].as_f64().unwrap_or(0.0) > seq_before)
+            },
+        )
+        .await;
+    // Back to the demo's tab whatever happened, so the page can be inspected.
+    client.close_window().await?;
+    client.switch_to_window(demo_tab).await?;
+    let while_hidden = hidden_result?;
+    let hidden_view = view_for(&while_hidden, "hidden")[0].clone();
+    let log = h
+        .js("return { visibility: window.visibilityLog, state: document.visibilityState, \
+                      sendBeacon: JSON.parse(localStorage.getItem('vidpulseSendBeacon') || '[]') };")
+        .await?;
+    println!("--- hidden tab: {log}");
+    ensure!(
+        log["visibility"] == serde_json::json!(["hidden", "visible"]) && log["state"] == "visible",
+        "the tab was not hidden then shown: {log}"
+    );
+    ensure!(
+        log["sendBeacon"].as_array().is_some_and(|a| !a.is_empty()),
+        "no navigator.sendBeacon call while hidden: {log}"
+    );
+    // The view continues after the tab is shown again.
+    let played_then = get_num(&hidden_view["metrics"], "playing_ms")?;
+    let pos = h
+        .js("return document.getElementById('video').currentTime;")
+        .await?
+        .as_f64()
+        .unwrap_or(0.0);
+    wait_position(h, pos + 1.5, Duration::from_secs(10)).await?;
+    let (view, obs) = destroy_and_fetch(h, "hidden").await?;
+    let m = &view["metrics"];
+    report("hidden tab, shown again (clip.mp4)", m, &obs);
+    ensure!(
+        view["view_id"] == hidden_view["view_id"],
+        "the view did not continue after the tab was shown: {} then {}",
+        hidden_view["view_id"],
+        view["view_id"]
+    );
+    ensure!(
+        get_num(m, "playing_ms")? >= played_then + 1000.0,
+        "playing_ms {} did not grow after the tab was shown (hidden: {played_then})",
+        m["playing_ms"]
+    );
+    let mut acc = Accuracy::new("hidden_tab");
+    acc.note("seq_stored_while_hidden", hidden_view["seq"].clone());
+    compare_playback(&mut acc, m, &obs)?;
+    // Chromium pauses a muted video in a background tab (and plays it when shown).
+    acc.compare_keys(m, "pause_count", &obs, "pauseCount", Tolerance::Exact)?;
+    acc.finish()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hidden_tab_then_shown() -> Result<()> {
+    let _lock = BROWSER_LOCK.lock().await;
+    let h = Harness::start().await?;
+    let r = hidden(&h).await;
+    h.finish_after("hidden_tab_then_shown", r).await
+}
+
+/// Leaves the page for a same-origin page (so the spy's localStorage can be read) and
+/// returns the `sendBeacon` calls it recorded.
+async fn leave_and_read_send_beacons(h: &Harness) -> Result<Vec<Value>> {
+    h.client().goto(&format!("{}/healthz", h.base)).await?;
+    let log = h
+        .js("return JSON.parse(localStorage.getItem('vidpulseSendBeacon') || '[]');")
+        .await?;
+    match log {
+        Value::Array(a) => Ok(a),
+        other => bail!("unexpected sendBeacon log {other}"),
+    }
+}
+
+async fn idle(h: &Harness) -> Result<()> {
+    h.open_demo("src=/media/clip.mp4&id=idle&title=Idle&interval=1000&spy=1")
+        .await?;
+    h.wait_js(
+        "return document.getElementById('video').readyState >= 3;",
+        Duration::from_secs(10),
+        "the element to be able to play (canplay)",
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let obs = h
+        .js("window.vidpulseDemo.handle.flush(); return window.vidpulseObserver.summary();")
+        .await?;
+    ensure!(
+        obs["playIntentAt"].is_null(),
+        "the observer saw play intent: {}",
+        pretty(&obs)
+    );
+    let beacons = leave_and_read_send_beacons(h).await?;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let views = h.views().await?;
+    println!(
+        "--- no play intent: {} stored views, {} sendBeacon calls on leaving",
+        views.len(),
+        beacons.len()
+    );
+    ensure!(
+        views.is_empty(),
+        "a <video> without play intent made a view: {}",
+        pretty(&Value::Array(views))
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_play_intent_no_view() -> Result<()> {
+    let _lock = BROWSER_LOCK.lock().await;
+    let h = Harness::start().await?;
+    let r = idle(&h).await;
+    h.finish_after("no_play_intent_no_view", r).await
+}
+
+async fn exit_before_start(h: &Harness) -> Result<()> {
+    let src = src_param("/media/clip.mp4?delay_ms=6000");
+    h.open_demo(&format!("src={src}&autoplay=1&id=ebvs&title=Ebvs&spy=1"))
+        .await?;
+    h.wait_js(
+        "return window.vidpulseObserver.playIntentAt !== null;",
+        Duration::from_secs(5),
+        "play intent (observer)",
+    )
+    .await?;
+    h.wait_views(Duration::from_secs(5), "the view start beacon", |vs| {
+        !view_for(vs, "ebvs").is_empty()
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let obs = h.observer().await?;
+    ensure!(
+        obs["firstFrameAt"].is_null(),
+        "the first frame came before leaving (delay_ms ignored?): {}",
+        pretty(&obs)
+    );
+    let beacons = leave_and_read_send_beacons(h).await?;
+    let view = fetch_ended(h, "ebvs", &obs).await?;
+    let m = &view["metrics"];
+    println!(
+        "--- exit before video start: reason {} seq {} watch_ms {} (observer watch {:.0}); sendBeacon calls {}",
+        view["reason"],
+        view["seq"],
+        m["watch_ms"],
+        get_num(&obs, "watchMs")?,
+        Value::Array(beacons.clone())
+    );
+    ensure!(
+        beacons.iter().any(|b| b["url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/v1/beacons"))
+            && b["queued"] == true),
+        "the final beacon did not go through navigator.sendBeacon: {}",
+        Value::Array(beacons)
+    );
+    ensure!(
+        m["first_frame"].as_bool() != Some(true)
+            && m["startup_ms"].is_null()
+            && m["error"].is_null(),
+        "not an exit before video start: {}",
+        pretty(&view)
+    );
+    let summary: Value = h
+        .http
+        .get(format!("{}/v1/summary", h.base))
+        .send()
+        .await?
+        .json()
+        .await?;
+    println!("  /v1/summary: {summary}");
+    ensure!(
+        summary["ebvs_pct"].as_f64() == Some(100.0),
+        "the collector does not count the view as EBVS: {summary}"
+    );
+    let mut acc = Accuracy::new("exit_before_video_start");
+    // The observer's summary was taken ~1 s before leaving: watch time only grows.
+    acc.note("watch_ms", m["watch_ms"].clone());
+    acc.note("observer_watch_ms_before_leaving", obs["watchMs"].clone());
+    acc.finish()?;
+    ensure!(
+        get_num(m, "watch_ms")? >= get_num(&obs, "watchMs")?,
+        "watch_ms {} is less than the observer's {} a moment before leaving",
+        m["watch_ms"],
+        obs["watchMs"]
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_before_video_start() -> Result<()> {
+    let _lock = BROWSER_LOCK.lock().await;
+    let h = Harness::start().await?;
+    let r = exit_before_start(&h).await;
+    h.finish_after("exit_before_video_start", r).await
 }
 
 /// Fails on any SEVERE browser console entry; prints them all.
@@ -365,155 +1103,4 @@ async fn demo_page_without_console_errors() -> Result<()> {
     let h = Harness::start().await?;
     let r = console_clean(&h).await;
     h.finish_after("demo_page_without_console_errors", r).await
-}
-
-async fn switch_and_unload(h: &Harness) -> Result<()> {
-    h.open_demo("src=/media/clip.mp4&autoplay=1&id=switch&title=Switch")
-        .await?;
-    wait_first_frame(h, Duration::from_secs(10)).await?;
-    let played_2s = "return document.getElementById('video').currentTime >= 2;";
-    h.wait_js(played_2s, Duration::from_secs(10), "2 s of clip.mp4")
-        .await?;
-    // The page's own button: a real source change, so the plugin must start a new view.
-    h.client()
-        .find(Locator::Css("#btn-normal"))
-        .await?
-        .click()
-        .await?;
-    h.wait_js(
-        "const s = window.vidpulseObserver.summary(); \
-         return s.src.endsWith('/media/clip.webm') && s.firstFrameAt !== null;",
-        Duration::from_secs(10),
-        "the first frame of clip.webm after the switch (observer)",
-    )
-    .await?;
-    h.wait_js(played_2s, Duration::from_secs(10), "2 s of clip.webm")
-        .await?;
-    let obs = h.observer().await?;
-    // Leaving the page (no destroy()): pagehide must deliver the final beacon.
-    h.client().goto("about:blank").await?;
-    let views = h
-        .wait_views(
-            Duration::from_secs(10),
-            "both views stored as ended (the second by pagehide)",
-            |vs| view_for(vs, "switch").iter().filter(|v| ended(v)).count() >= 2,
-        )
-        .await
-        .with_context(|| format!("observer before leaving: {}", pretty(&obs)))?;
-    let mine = view_for(&views, "switch");
-    ensure!(
-        mine.len() == 2,
-        "expected two views (one per source), got {}: {}",
-        mine.len(),
-        pretty(&Value::Array(views.clone()))
-    );
-    // Newest first: [clip.webm, clip.mp4].
-    let src_of = |v: &Value| v["video"]["src"].as_str().unwrap_or("").to_string();
-    for (view, clip) in [(mine[1], "/media/clip.mp4"), (mine[0], "/media/clip.webm")] {
-        let m = &view["metrics"];
-        println!(
-            "=== source switch: {clip}: startup_ms {} playing_ms {} watch_ms {} reason {}",
-            m["startup_ms"], m["playing_ms"], m["watch_ms"], view["reason"]
-        );
-        ensure!(
-            src_of(view).is_empty() || src_of(view).ends_with(clip),
-            "view for {clip} stored src {}",
-            src_of(view)
-        );
-        ensure!(
-            m["first_frame"].as_bool() == Some(true) && get_num(m, "playing_ms")? >= 1500.0,
-            "the {clip} view did not record its playback: {}",
-            pretty(view)
-        );
-        ensure!(m["error"].is_null(), "unexpected error: {}", pretty(view));
-    }
-    println!(
-        "  observer: clip.webm startup {} ms, played {:.0} ms",
-        obs["startupMs"],
-        get_num(&obs, "playedMs")?
-    );
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn source_switch_and_page_unload() -> Result<()> {
-    let _lock = BROWSER_LOCK.lock().await;
-    let h = Harness::start().await?;
-    let r = switch_and_unload(&h).await;
-    h.finish_after("source_switch_and_page_unload", r).await
-}
-
-async fn pause_and_seek(h: &Harness) -> Result<()> {
-    h.open_demo("src=/media/clip.mp4&autoplay=1&id=seek&title=Seek")
-        .await?;
-    wait_first_frame(h, Duration::from_secs(10)).await?;
-    h.wait_js(
-        "return document.getElementById('video').currentTime >= 2;",
-        Duration::from_secs(10),
-        "2 s of clip.mp4",
-    )
-    .await?;
-    h.js("document.getElementById('video').pause(); return null;")
-        .await?;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    // Seek while paused, then resume: the seek's waiting is seek latency, not rebuffering,
-    // and the pause is neither watch time nor playing time.
-    h.js("const v = document.getElementById('video'); v.currentTime = 8; v.play(); return null;")
-        .await?;
-    h.wait_js(
-        "return document.getElementById('video').currentTime >= 10;",
-        Duration::from_secs(10),
-        "playback to reach 10 s after the seek",
-    )
-    .await?;
-    let (view, obs) = destroy_and_fetch(h, "seek").await?;
-    let m = &view["metrics"];
-    report("pause 1.5 s + seek to 8 s (clip.mp4)", m, &obs);
-    println!(
-        "  pause_count {}  seek_count {}  seek_ms {}",
-        m["pause_count"], m["seek_count"], m["seek_ms"]
-    );
-    ensure!(
-        get_num(m, "rebuffer_count")? == 0.0,
-        "the seek or the pause was counted as rebuffering: {}",
-        pretty(&view)
-    );
-    ensure!(
-        m["startup_invalid"].as_bool() != Some(true),
-        "a pause after the first frame invalidated startup: {}",
-        pretty(&view)
-    );
-    let playing = get_num(m, "playing_ms")?;
-    let played = get_num(&obs, "playedMs")?;
-    ensure!(
-        (playing - played).abs() <= 0.15 * played,
-        "playing_ms {playing} is not within 15 % of the observed {played} ms"
-    );
-    let watch = get_num(m, "watch_ms")?;
-    let wall = get_num(&obs, "now")? - get_num(&obs, "playIntentAt")?;
-    ensure!(
-        watch <= wall - 1000.0,
-        "watch_ms {watch} includes the 1.5 s pause (play intent to destroy: {wall:.0} ms)"
-    );
-    if let Some(seeks) = m["seek_count"].as_f64() {
-        ensure!(
-            seeks == 1.0,
-            "seek_count {seeks}, expected 1: {}",
-            pretty(&view)
-        );
-    }
-    if let Some(pauses) = m["pause_count"].as_f64() {
-        ensure!(pauses >= 1.0, "pause_count {pauses}, expected ≥ 1");
-    }
-    ensure!(m["error"].is_null(), "unexpected error: {}", pretty(&view));
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pause_and_seek_are_not_rebuffering() -> Result<()> {
-    let _lock = BROWSER_LOCK.lock().await;
-    let h = Harness::start().await?;
-    let r = pause_and_seek(&h).await;
-    h.finish_after("pause_and_seek_are_not_rebuffering", r)
-        .await
 }

@@ -5,6 +5,7 @@
 //! the steps they need (setup → plugin → clips → …).
 
 mod bench;
+mod bench_browser;
 mod clips;
 mod demo;
 mod dist;
@@ -30,6 +31,8 @@ commands:
   dist             release collector binary + plugin package into dist/
   bench collector  load a release collector over loopback → target/bench/collector.json
   bench engine     engine cost per input, release build → target/bench/engine.json
+  bench browser    plugin cost per `timeupdate` in headless Chromium (60 s throttled
+                   playback) → target/bench/browser.json
   replay FILE      replay a recorded plugin trace (debug option) natively; prints
                    the beacons it produces, one JSON object per line
 ";
@@ -90,7 +93,8 @@ fn real_main() -> Result<()> {
                         .args(["bench", "-p", "vidpulse-plugin", "--bench", "engine"]),
                 )
             }
-            _ => bail!("usage: cargo xtask bench collector|engine\n\n{USAGE}"),
+            [what] if what == "browser" => bench_browser::run(&util::Workspace::locate()?),
+            _ => bail!("usage: cargo xtask bench collector|engine|browser\n\n{USAGE}"),
         },
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
