@@ -810,3 +810,47 @@ fn a_video_change_ends_the_view_and_starts_the_next_while_playing() {
     assert_eq!(p.view_ids().len(), 2);
     assert!(!p.engine.view_active());
 }
+
+#[test]
+fn the_rewind_of_a_replay_is_not_a_seek_of_the_ended_view() {
+    // Chromium on `play()` after `ended`: seeking (to 0), play, waiting, seeked, playing.
+    let mut p = Player::new();
+    start_slowly(&mut p);
+    p.advance(820.0, 2820.0);
+    p.el.ended = true;
+    p.el.paused = true;
+    p.ev(2820.0, MediaEvent::Pause)
+        .ev(2821.0, MediaEvent::Ended);
+    p.el.ended = false;
+    p.el.seeking = true;
+    p.el.current_time = 0.0;
+    p.ev(9000.0, MediaEvent::Seeking);
+    p.play(9001.0);
+    p.el.ready_state = 1;
+    p.ev(9002.0, MediaEvent::Waiting);
+    p.el.seeking = false;
+    p.el.ready_state = 4;
+    p.ev(9030.0, MediaEvent::Seeked)
+        .ev(9040.0, MediaEvent::Playing);
+    p.ev(9060.0, MediaEvent::Frame);
+    let ids = p.view_ids();
+    assert_eq!(ids.len(), 2);
+    let first = p.sent.iter().rfind(|b| b.view_id == ids[0]).unwrap();
+    assert_eq!(first.metrics.seek_count, 0, "{:?}", first.metrics);
+    assert_eq!(first.metrics.watch_ms, 2820);
+    let second = p.metrics();
+    assert_eq!(second.startup_ms, Some(59));
+    assert!(!second.startup_invalid);
+}
+
+#[test]
+fn playing_time_runs_until_a_seek_starts() {
+    let mut p = Player::new();
+    start_slowly(&mut p);
+    p.advance(820.0, 1820.0);
+    // 200 ms after the last timeupdate the viewer seeks.
+    p.el.seeking = true;
+    p.el.current_time = 10.0;
+    p.ev(2020.0, MediaEvent::Seeking);
+    assert_eq!(p.metrics().playing_ms, 1000 + 200);
+}

@@ -206,7 +206,9 @@ impl Engine {
                 }
             }
             MediaEvent::Seeking => {
-                if let Some(v) = self.view.as_mut() {
+                // After `ended`, a seek (the rewind of a replay) belongs to the next
+                // view, which the coming `play` starts.
+                if let Some(v) = self.view.as_mut().filter(|v| !v.ended) {
                     v.end_stall(now, &cfg);
                     v.start_seek(now, &cfg);
                     if v.first_frame_at.is_none() {

@@ -170,7 +170,13 @@ impl View {
         }
         let moved_ms = (el.current_time - self.last_pos) * 1000.0;
         self.progressed = false;
-        if el.seeking || (self.seeking() && moved_ms <= 0.0) {
+        if el.seeking && !self.seeking() && self.wants_playback(el) && !self.stall_open() {
+            // A seek starts now: until it did, the playhead was advancing (its
+            // position before the jump is gone, so the interval counts as played).
+            let inc = dt.min(cfg.playing_increment_cap_ms);
+            self.playing_ms += inc;
+            self.quality.playing(inc);
+        } else if el.seeking || (self.seeking() && moved_ms <= 0.0) {
             // A jump, not playback; or a seek waiting for playback to resume.
         } else if moved_ms > 0.0 && !self.view_ended {
             let rate = if el.playback_rate > 0.0 {

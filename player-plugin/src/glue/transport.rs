@@ -171,6 +171,10 @@ impl Sender {
 /// Queues beacons and sends what may be sent now.
 pub fn send(sender: &Rc<RefCell<Sender>>, beacons: Vec<Beacon>, via: Via) -> Sent {
     let mut sent = Sent::new();
+    // The hot path (most media events queue nothing): no storage, no network.
+    if beacons.is_empty() && via == Via::Fetch {
+        return sent;
+    }
     if let Ok(mut s) = sender.try_borrow_mut() {
         if !s.enabled {
             return sent;
