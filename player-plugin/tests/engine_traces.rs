@@ -854,3 +854,24 @@ fn playing_time_runs_until_a_seek_starts() {
     p.ev(2020.0, MediaEvent::Seeking);
     assert_eq!(p.metrics().playing_ms, 1000 + 200);
 }
+
+#[test]
+fn playing_time_runs_until_a_source_change_resets_the_playhead() {
+    let mut p = Player::new();
+    start_slowly(&mut p);
+    p.advance(820.0, 1820.0);
+    // 180 ms after the last timeupdate the page sets a new src and plays.
+    p.el.current_time = 0.0;
+    p.ev(2000.0, MediaEvent::Emptied);
+    p.play(2001.0);
+    p.ev(
+        2010.0,
+        MediaEvent::LoadStart {
+            src: "b.webm".into(),
+        },
+    );
+    let ids = p.view_ids();
+    assert_eq!(ids.len(), 2);
+    let first = p.sent.iter().rfind(|b| b.view_id == ids[0]).unwrap();
+    assert_eq!(first.metrics.playing_ms, 1000 + 180);
+}

@@ -170,9 +170,11 @@ impl View {
         }
         let moved_ms = (el.current_time - self.last_pos) * 1000.0;
         self.progressed = false;
-        if el.seeking && !self.seeking() && self.wants_playback(el) && !self.stall_open() {
-            // A seek starts now: until it did, the playhead was advancing (its
-            // position before the jump is gone, so the interval counts as played).
+        let jumped = (el.seeking && !self.seeking()) || (moved_ms < 0.0 && !self.seeking());
+        if jumped && self.wants_playback(el) && !self.stall_open() {
+            // A seek starts, or the element reloaded (`currentTime` reset): until
+            // then the playhead was advancing, and its position before the jump is
+            // gone, so the interval counts as played.
             let inc = dt.min(cfg.playing_increment_cap_ms);
             self.playing_ms += inc;
             self.quality.playing(inc);
