@@ -23,6 +23,8 @@ pub fn run(extra: &[String]) -> Result<()> {
                 "--release",
                 "-p",
                 "vidpulse-collector",
+                "--bin",
+                "vidpulse-collector",
                 "--",
             ])
             .arg("--demo-dir")
