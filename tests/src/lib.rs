@@ -17,6 +17,9 @@
 //! Missing prerequisites (plugin build, clips, chromedriver, Chromium) are errors that
 //! say to run `cargo xtask test`; they never turn into a silent skip.
 
+/// Chromium flags for headless runs as root in a container (shared with xtask).
+const CHROME_FLAGS: &str = include_str!("../chromium-flags.txt");
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -191,20 +194,16 @@ impl Browser {
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": paths.chrome.display().to_string(),
-                "args": [
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--autoplay-policy=no-user-gesture-required",
-                    "--window-size=1280,900",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
+                "args": CHROME_FLAGS
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .chain([
+                        "--window-size=1280,900".to_string(),
+                        format!("--user-data-dir={}", profile.display()),
+                    ])
+                    .collect::<Vec<_>>(),
             },
             "goog:loggingPrefs": { "browser": "ALL" },
         });

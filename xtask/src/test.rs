@@ -11,19 +11,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-/// Chromium flags for headless runs as root inside a container.
-const CHROME_ARGS: &[&str] = &[
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-];
+/// Chromium flags for headless runs as root inside a container, one per line; the
+/// end-to-end harness reads the same file.
+const CHROME_FLAGS: &str = include_str!("../../tests/chromium-flags.txt");
+
+fn chrome_args() -> impl Iterator<Item = &'static str> {
+    CHROME_FLAGS
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+}
 
 pub fn run() -> Result<()> {
     let start = Instant::now();
@@ -128,7 +125,7 @@ fn write_webdriver_json(ws: &Workspace, chromium: &Path) -> Result<PathBuf> {
     let caps = serde_json::json!({
         "goog:chromeOptions": {
             "binary": chromium,
-            "args": CHROME_ARGS,
+            "args": chrome_args().collect::<Vec<_>>(),
         }
     });
     let path = ws.target.join("webdriver.json");
