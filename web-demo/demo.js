@@ -204,6 +204,9 @@ async function main() {
   const id = params.get('id') || 'clip-1';
   const title = params.get('title') || 'Clip 1';
   const debug = params.get('debug') === '1';
+  // Where beacons go (default: this page's own collector). The delivery tests point
+  // it at a second collector they stop and restart.
+  const collector = params.get('collector') || location.origin;
   if (params.get('spy') === '1') spyOnSendBeacon();
 
   titleEl.textContent = `${title} (${id})`;
@@ -221,7 +224,7 @@ async function main() {
   }
 
   const options = {
-    collector: location.origin,
+    collector,
     property: 'demo',
     video: { id, title },
     onBeacon,

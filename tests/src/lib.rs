@@ -19,10 +19,12 @@
 
 mod accuracy;
 mod browser;
+mod sink;
 
 use browser::Browser;
 
 pub use accuracy::{Accuracy, Tolerance, LATENCY, REBUFFER};
+pub use sink::Sink;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -97,6 +99,7 @@ impl Paths {
             (self.media.join("clip.webm"), "the test clip"),
             (self.media.join("clip.mp4"), "the test clip"),
             (self.media.join("clip-hq.mp4"), "the throttling test clip"),
+            (self.media.join("clip-long.webm"), "the long test clip"),
             (self.media.join("corrupt.mp4"), "the broken test clip"),
             (self.chromedriver.clone(), "chromedriver"),
             (self.chrome.clone(), "Chromium"),
@@ -288,21 +291,7 @@ impl Harness {
 
     /// `GET /v1/views?limit=100` (newest first).
     pub async fn views(&self) -> Result<Vec<Value>> {
-        let url = format!("{}/v1/views?limit=100", self.base);
-        let resp = self.http.get(&url).send().await?;
-        let status = resp.status();
-        let body = resp.text().await?;
-        if !status.is_success() {
-            bail!("GET {url}: {status}: {body}");
-        }
-        match serde_json::from_str::<Value>(&body)? {
-            Value::Array(items) => Ok(items),
-            Value::Object(mut o) => match o.remove("views") {
-                Some(Value::Array(items)) => Ok(items),
-                _ => bail!("GET {url}: no array in {body}"),
-            },
-            other => bail!("GET {url}: unexpected {other}"),
-        }
+        fetch_views(&self.http, &self.base).await
     }
 
     /// Polls `/v1/views` until `cond` holds for the list, or fails after `timeout`
@@ -313,20 +302,7 @@ impl Harness {
         what: &str,
         cond: impl Fn(&[Value]) -> bool,
     ) -> Result<Vec<Value>> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let views = self.views().await?;
-            if cond(&views) {
-                return Ok(views);
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "timed out after {timeout:?} waiting for {what}; /v1/views = {}",
-                    serde_json::to_string_pretty(&views).unwrap_or_default()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        wait_views_at(&self.http, &self.base, timeout, what, cond).await
     }
 
     /// Browser console entries since the last call: `[{level, message, source, timestamp}]`.
@@ -385,6 +361,48 @@ impl Harness {
             }
             _ => println!("[{name}] no screenshot could be taken"),
         }
+    }
+}
+
+/// `GET {base}/v1/views?limit=100` (newest first) from any collector.
+pub async fn fetch_views(http: &reqwest::Client, base: &str) -> Result<Vec<Value>> {
+    let url = format!("{base}/v1/views?limit=100");
+    let resp = http.get(&url).send().await?;
+    let status = resp.status();
+    let body = resp.text().await?;
+    if !status.is_success() {
+        bail!("GET {url}: {status}: {body}");
+    }
+    match serde_json::from_str::<Value>(&body)? {
+        Value::Array(items) => Ok(items),
+        Value::Object(mut o) => match o.remove("views") {
+            Some(Value::Array(items)) => Ok(items),
+            _ => bail!("GET {url}: no array in {body}"),
+        },
+        other => bail!("GET {url}: unexpected {other}"),
+    }
+}
+
+/// Polls `{base}/v1/views` until `cond` holds for the list, or fails after `timeout`
+/// showing the last list seen. Errors (e.g. the collector is down) are retried.
+pub async fn wait_views_at(
+    http: &reqwest::Client,
+    base: &str,
+    timeout: Duration,
+    what: &str,
+    cond: impl Fn(&[Value]) -> bool,
+) -> Result<Vec<Value>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let last = match fetch_views(http, base).await {
+            Ok(views) if cond(&views) => return Ok(views),
+            Ok(views) => serde_json::to_string_pretty(&views).unwrap_or_default(),
+            Err(e) => format!("(error: {e:#})"),
+        };
+        if Instant::now() > deadline {
+            bail!("timed out after {timeout:?} waiting for {what}; {base}/v1/views = {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -1,5 +1,6 @@
 //! Test media for the demo and the end-to-end tests, generated with ffmpeg so
-//! the repository carries no binary blobs: a short VP9 and H.264 clip, a 30 s
+//! the repository carries no binary blobs: a short VP9 and H.264 clip, a 100 s
+//! low-bitrate clip for the delivery loss tests, a 30 s
 //! constant-bitrate clip that stalls when throttled, and a corrupt file that
 //! fails to decode part-way. (404s need no file: tests use a missing name.)
 
@@ -35,6 +36,15 @@ const CLIPS: &[Clip] = &[
         format: "mp4",
         codec_args: "-c:v libx264 -preset veryfast -pix_fmt yuv420p -g 60 \
                      -c:a aac -b:a 96k -movflags +faststart",
+    },
+    // Long enough to keep one view playing through a 60 s collector outage
+    // (the delivery loss tests).
+    Clip {
+        name: "clip-long.webm",
+        seconds: 100,
+        format: "webm",
+        codec_args: "-c:v libvpx-vp9 -b:v 200k -deadline realtime -cpu-used 8 -row-mt 1 -g 60 \
+                     -c:a libopus -b:a 32k",
     },
     // ~1.6 Mbit/s for 30 s (~6 MB): streamed at 20 KB/s it must stall.
     Clip {
