@@ -14,6 +14,7 @@ mod replay;
 mod setup;
 mod test;
 mod util;
+mod web_deps;
 
 use anyhow::{bail, Result};
 

@@ -68,6 +68,9 @@ pub fn run(ws: &Workspace, level: Level) -> Result<Tools> {
         binaryen(ws)?;
         wasm_bindgen_cli(ws, level)?;
     }
+    if level >= Level::Demo {
+        crate::web_deps::ensure(ws)?;
+    }
     Ok(Tools {
         chromium: find_in_path("chromium"),
         chromedriver: find_in_path("chromedriver"),
