@@ -12,7 +12,8 @@
  *    video.js's MediaError code (video.js errors stop playback);
  *  - a new stream in the same player: h.setVideo({ id, title }) then player.src().
  * Test hooks on window.vidpulseIntegration: switchTo(height) keeps only that
- * quality level enabled, load(src, video) switches content.
+ * quality level enabled (and switches to it at once), load(src, video) switches
+ * content.
  */
 
 import {
@@ -64,13 +65,14 @@ async function main() {
     });
   });
 
+  // VHS switches (a "fast quality change") when a disabled level is enabled: so
+  // disable every level, then enable the one wanted.
   state.switchTo = (height) => {
-    let found = false;
-    for (let i = 0; i < levels.length; i++) {
-      levels[i].enabled = levels[i].height === height;
-      found ||= levels[i].enabled;
-    }
-    if (!found) throw new Error(`no quality level of height ${height}`);
+    const i = Array.from({ length: levels.length }, (_, j) => j)
+      .find((j) => levels[j].height === height);
+    if (i === undefined) throw new Error(`no quality level of height ${height}`);
+    for (let j = 0; j < levels.length; j++) levels[j].enabled = false;
+    levels[i].enabled = true;
   };
   state.load = (src, meta) => {
     h.setVideo(meta);

@@ -110,7 +110,7 @@ const HLS_SEGMENT_SECONDS: u32 = 2;
 
 /// `hls/`: `master.m3u8` naming three H.264 + AAC renditions of one source
 /// (`stream_N.m3u8`, 2 s MPEG-TS segments, keyframes aligned on segment starts, so
-/// a player can switch at any segment). Made in `hls.tmp/`, then renamed, so an
+/// a player can switch at any segment; audio and video starting together). Made in `hls.tmp/`, then renamed, so an
 /// interrupted run never leaves half a stream.
 fn hls(media: &Path) -> Result<()> {
     let dest = media.join("hls");
@@ -130,7 +130,11 @@ fn hls(media: &Path) -> Result<()> {
         .arg(format!(
             "testsrc2=size={SIZE}:rate={FPS}:duration={HLS_SECONDS}"
         ))
-        .args(["-f", "lavfi", "-i"])
+        // Audio and video must start at the same instant, or the players see a
+        // hole at 0 and seek over it before the first frame (which invalidates the
+        // startup time): no B-frames (no video delay), and the audio input shifted
+        // by the AAC encoder's priming (1024 samples at 48 kHz).
+        .args(["-itsoffset", "0.0213333", "-f", "lavfi", "-i"])
         .arg(format!(
             "sine=frequency=440:sample_rate=48000:duration={HLS_SECONDS}"
         ));
@@ -160,7 +164,16 @@ fn hls(media: &Path) -> Result<()> {
         .args([
             "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
         ])
-        .args(["-g", &gop, "-keyint_min", &gop, "-sc_threshold", "0"])
+        .args([
+            "-bf",
+            "0",
+            "-g",
+            &gop,
+            "-keyint_min",
+            &gop,
+            "-sc_threshold",
+            "0",
+        ])
         .args(&rates)
         .args(["-c:a", "aac", "-b:a", "64k", "-ac", "2"])
         .args(["-f", "hls", "-hls_playlist_type", "vod"])

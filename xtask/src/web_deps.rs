@@ -29,8 +29,8 @@ pub fn node_modules(ws: &Workspace) -> PathBuf {
 pub fn ensure(ws: &Workspace) -> Result<()> {
     let dir = dir(ws);
     let lock_path = dir.join("package-lock.json");
-    let lock = std::fs::read(&lock_path)
-        .with_context(|| format!("reading {}", lock_path.display()))?;
+    let lock =
+        std::fs::read(&lock_path).with_context(|| format!("reading {}", lock_path.display()))?;
     let stamp = node_modules(ws).join(STAMP);
     if std::fs::read(&stamp).ok().as_deref() == Some(lock.as_slice()) {
         println!("setup: web-demo npm packages: up to date with package-lock.json");
