@@ -16,7 +16,7 @@ pub enum Level {
     Clips,
     /// wasm target, wasm-bindgen CLI, wasm-opt (`cargo xtask plugin`/`dist`).
     Plugin,
-    /// Plugin + clips (`cargo xtask demo`).
+    /// Plugin + clips + the web-demo npm packages (`cargo xtask demo`).
     Demo,
     /// Everything, including the browser and its driver (`cargo xtask test`).
     All,
