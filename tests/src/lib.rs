@@ -169,6 +169,12 @@ impl Harness {
         self.browser.as_ref().expect("browser is running").client()
     }
 
+    /// The URL of `path` (e.g. `integrations/hls.html?autoplay=1`) under the directory
+    /// where the collector serves `web-demo/`: the one place that knows that prefix.
+    pub fn page_url(&self, path: &str) -> String {
+        format!("{}/{path}", self.base)
+    }
+
     /// Opens the demo page with `query` (without the leading `?`) and waits until the
     /// plugin is initialised (`window.vidpulseDemo.ready`), failing on its error message.
     pub async fn open_demo(&self, query: &str) -> Result<()> {

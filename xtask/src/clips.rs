@@ -1,8 +1,10 @@
 //! Test media for the demo and the end-to-end tests, generated with ffmpeg so
 //! the repository carries no binary blobs: a short VP9 and H.264 clip, a 100 s
-//! low-bitrate clip for the delivery loss tests, a 30 s
-//! constant-bitrate clip that stalls when throttled, and a corrupt file that
-//! fails to decode part-way. (404s need no file: tests use a missing name.)
+//! low-bitrate clip for the delivery loss tests, a 30 s constant-bitrate clip that
+//! stalls when throttled, a corrupt file that fails to decode part-way, and an HLS
+//! stream with three renditions (`hls/master.m3u8`) for the hls.js and video.js
+//! integrations. (404s need no file: tests use a missing name.) `cargo xtask bench
+//! plugin` also asks for a longer clip ([`generate_long`]), made only then.
 
 use crate::util::{self, run, Workspace};
 use anyhow::{Context, Result};
@@ -95,6 +97,7 @@ pub fn generate(ws: &Workspace) -> Result<()> {
         util::write_atomic(&corrupt, &bytes)?;
         println!("clips: corrupt.mp4: generated ({} bytes)", bytes.len());
     }
+    hls(&dir)?;
     println!(
         "clips: {} ready in {:.1}s",
         dir.display(),
@@ -102,6 +105,136 @@ pub fn generate(ws: &Workspace) -> Result<()> {
     );
     Ok(())
 }
+
+/// The HLS stream's renditions, `stream_0` first: (scale, video bitrate). ffmpeg
+/// writes each one's BANDWIDTH into the master playlist (video + audio + ~10 %).
+const HLS_RENDITIONS: &[(&str, &str)] = &[
+    ("640:360", "1000k"),
+    ("480:270", "500k"),
+    ("320:180", "200k"),
+];
+/// Length of the HLS stream and of each segment, seconds.
+const HLS_SECONDS: u32 = 24;
+const HLS_SEGMENT_SECONDS: u32 = 2;
+
+/// `hls/`: `master.m3u8` naming three H.264 + AAC renditions of one source
+/// (`stream_N.m3u8`, 2 s MPEG-TS segments, keyframes aligned on segment starts, so
+/// a player can switch at any segment; audio and video starting together). Made in `hls.tmp/`, then renamed, so an
+/// interrupted run never leaves half a stream.
+fn hls(media: &Path) -> Result<()> {
+    let dest = media.join("hls");
+    if is_nonempty(&dest.join("master.m3u8")) {
+        println!("clips: hls/master.m3u8: exists");
+        return Ok(());
+    }
+    let tmp = media.join("hls.tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let n = HLS_RENDITIONS.len();
+    let outs: String = (0..n).map(|i| format!("[s{i}]")).collect();
+    let mut filter = format!("[0:v]split={n}{outs}");
+    let mut cmd = Command::new("ffmpeg");
+    cmd.current_dir(&tmp)
+        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!(
+            "testsrc2=size={SIZE}:rate={FPS}:duration={HLS_SECONDS}"
+        ))
+        // Audio and video must start at the same instant, or the players see a
+        // hole at 0 and seek over it before the first frame (which invalidates the
+        // startup time): no B-frames (no video delay), and the audio input shifted
+        // by the AAC encoder's priming (1024 samples at 48 kHz).
+        .args(["-itsoffset", "0.0213333", "-f", "lavfi", "-i"])
+        .arg(format!(
+            "sine=frequency=440:sample_rate=48000:duration={HLS_SECONDS}"
+        ));
+    let mut maps = Vec::new();
+    let mut rates = Vec::new();
+    let mut stream_map = Vec::new();
+    for (i, (scale, rate)) in HLS_RENDITIONS.iter().enumerate() {
+        filter.push_str(&format!(";[s{i}]scale={scale}[v{i}]"));
+        maps.extend(["-map".to_string(), format!("[v{i}]")]);
+        let kbits: u32 = rate.trim_end_matches('k').parse().unwrap_or(500);
+        rates.extend([
+            format!("-b:v:{i}"),
+            rate.to_string(),
+            format!("-maxrate:v:{i}"),
+            rate.to_string(),
+            format!("-bufsize:v:{i}"),
+            format!("{}k", kbits * 2),
+        ]);
+        stream_map.push(format!("v:{i},a:{i}"));
+    }
+    for _ in 0..n {
+        maps.extend(["-map".to_string(), "1:a".to_string()]);
+    }
+    let gop = (FPS * HLS_SEGMENT_SECONDS).to_string();
+    cmd.args(["-filter_complex", &filter])
+        .args(&maps)
+        .args([
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+        ])
+        .args([
+            "-bf",
+            "0",
+            "-g",
+            &gop,
+            "-keyint_min",
+            &gop,
+            "-sc_threshold",
+            "0",
+        ])
+        .args(&rates)
+        .args(["-c:a", "aac", "-b:a", "64k", "-ac", "2"])
+        .args(["-f", "hls", "-hls_playlist_type", "vod"])
+        .args(["-hls_time", &HLS_SEGMENT_SECONDS.to_string()])
+        .args(["-hls_segment_filename", "stream_%v_%03d.ts"])
+        .args(["-master_pl_name", "master.m3u8"])
+        .args(["-var_stream_map", &stream_map.join(" ")])
+        .arg("stream_%v.m3u8");
+    run(&mut cmd)?;
+    let _ = std::fs::remove_dir_all(&dest);
+    std::fs::rename(&tmp, &dest).with_context(|| format!("renaming to {}", dest.display()))?;
+    println!("clips: hls/master.m3u8: generated ({n} renditions)");
+    Ok(())
+}
+
+/// The bench's clip: `clip-long.mp4`, 200 s (so 2-3 minutes of steady playback
+/// never reach the end), small and cheap to encode.
+pub fn generate_long(ws: &Workspace) -> Result<std::path::PathBuf> {
+    let dest = ws.media().join("clip-long.mp4");
+    if is_nonempty(&dest) {
+        println!("clips: clip-long.mp4: exists");
+        return Ok(dest);
+    }
+    std::fs::create_dir_all(ws.media())?;
+    let tmp = util::tmp_path(&dest);
+    run(Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!(
+            "testsrc2=size=480x270:rate={FPS}:duration={LONG_SECONDS}"
+        ))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!(
+            "sine=frequency=440:sample_rate=48000:duration={LONG_SECONDS}"
+        ))
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-b:v", "300k", "-g", "60", "-c:a", "aac", "-b:a", "64k"])
+        .args(["-movflags", "+faststart", "-shortest", "-f", "mp4"])
+        .arg(&tmp))?;
+    std::fs::rename(&tmp, &dest).with_context(|| format!("renaming to {}", dest.display()))?;
+    println!("clips: clip-long.mp4: generated ({} bytes)", len(&dest));
+    Ok(dest)
+}
+
+/// Length of `clip-long.mp4`, seconds.
+pub const LONG_SECONDS: u32 = 200;
 
 /// Overwrites everything from ~30 % onwards with deterministic noise. The clip
 /// is `+faststart`, so the header (moov) stays intact and playback starts, then

@@ -6,6 +6,7 @@
 
 mod bench;
 mod bench_browser;
+mod bench_plugin;
 mod clips;
 mod demo;
 mod dist;
@@ -14,6 +15,7 @@ mod replay;
 mod setup;
 mod test;
 mod util;
+mod web_deps;
 
 use anyhow::{bail, Result};
 
@@ -33,6 +35,8 @@ commands:
   bench engine     engine cost per input, release build → target/bench/engine.json
   bench browser    plugin cost per `timeupdate` in headless Chromium (60 s throttled
                    playback) → target/bench/browser.json
+  bench plugin     vidpulse vs mux-embed 5.19.0 on one page: script weight, bytes and
+                   requests per minute of steady playback → target/bench/plugin.json
   replay FILE      replay a recorded plugin trace (debug option) natively; prints
                    the beacons it produces, one JSON object per line
 ";
@@ -94,7 +98,8 @@ fn real_main() -> Result<()> {
                 )
             }
             [what] if what == "browser" => bench_browser::run(&util::Workspace::locate()?),
-            _ => bail!("usage: cargo xtask bench collector|engine|browser\n\n{USAGE}"),
+            [what] if what == "plugin" => bench_plugin::run(&util::Workspace::locate()?),
+            _ => bail!("usage: cargo xtask bench collector|engine|browser|plugin\n\n{USAGE}"),
         },
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");

@@ -16,7 +16,7 @@ pub enum Level {
     Clips,
     /// wasm target, wasm-bindgen CLI, wasm-opt (`cargo xtask plugin`/`dist`).
     Plugin,
-    /// Plugin + clips (`cargo xtask demo`).
+    /// Plugin + clips + the web-demo npm packages (`cargo xtask demo`).
     Demo,
     /// Everything, including the browser and its driver (`cargo xtask test`).
     All,
@@ -67,6 +67,9 @@ pub fn run(ws: &Workspace, level: Level) -> Result<Tools> {
     if level.needs_plugin() {
         binaryen(ws)?;
         wasm_bindgen_cli(ws, level)?;
+    }
+    if level >= Level::Demo {
+        crate::web_deps::ensure(ws)?;
     }
     Ok(Tools {
         chromium: find_in_path("chromium"),
