@@ -19,6 +19,7 @@
 
 mod accuracy;
 mod browser;
+pub mod dashboard;
 
 use browser::Browser;
 
@@ -132,6 +133,11 @@ pub struct Harness {
 impl Harness {
     /// Checks prerequisites, starts the collector and the browser.
     pub async fn start() -> Result<Self> {
+        Self::start_with(|_| {}).await
+    }
+
+    /// [`Harness::start`] with a configuration change (e.g. an admin token).
+    pub async fn start_with(tweak: impl FnOnce(&mut vidpulse_collector::Config)) -> Result<Self> {
         let paths = Paths::from_env();
         paths.check()?;
         // Both rustls providers are compiled in (see Cargo.toml): choose one, once.
@@ -139,12 +145,13 @@ impl Harness {
         let db_dir = tempfile::Builder::new()
             .prefix("vidpulse-e2e-db-")
             .tempdir()?;
-        let cfg = vidpulse_collector::Config {
+        let mut cfg = vidpulse_collector::Config {
             demo_dir: Some(paths.demo.clone()),
             plugin_dir: Some(paths.plugin.clone()),
             media_dir: Some(paths.media.clone()),
             ..vidpulse_collector::Config::for_test(db_dir.path().join("vidpulse.redb"))
         };
+        tweak(&mut cfg);
         let collector = vidpulse_collector::spawn(cfg)
             .await
             .context("starting the collector in-process")?;
@@ -169,7 +176,7 @@ impl Harness {
     /// Opens the demo page with `query` (without the leading `?`) and waits until the
     /// plugin is initialised (`window.vidpulseDemo.ready`), failing on its error message.
     pub async fn open_demo(&self, query: &str) -> Result<()> {
-        let url = format!("{}/?{query}", self.base);
+        let url = format!("{}/demo/?{query}", self.base);
         self.client()
             .goto(&url)
             .await
