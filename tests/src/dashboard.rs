@@ -230,7 +230,9 @@ impl Harness {
             "{name}: the page is wider than the viewport: {state}"
         );
         // The whole page: grow the window to the document's height for the shot.
-        let height = self.js("return document.documentElement.scrollHeight;").await?;
+        let height = self
+            .js("return document.documentElement.scrollHeight;")
+            .await?;
         let height = height.as_u64().unwrap_or(900).clamp(900, 4000) as u32;
         self.client().set_window_size(1280, height + 100).await?;
         tokio::time::sleep(Duration::from_millis(300)).await;

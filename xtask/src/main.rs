@@ -14,6 +14,7 @@ mod replay;
 mod setup;
 mod test;
 mod util;
+mod vendor;
 
 use anyhow::{bail, Result};
 
@@ -33,6 +34,8 @@ commands:
   bench engine     engine cost per input, release build → target/bench/engine.json
   bench browser    plugin cost per `timeupdate` in headless Chromium (60 s throttled
                    playback) → target/bench/browser.json
+  vendor [--refresh]  check the vendored uPlot against its pinned npm package
+                   (--refresh: copy it from the package)
   replay FILE      replay a recorded plugin trace (debug option) natively; prints
                    the beacons it produces, one JSON object per line
 ";
@@ -79,6 +82,11 @@ fn real_main() -> Result<()> {
             no_args("dist", &rest)?;
             dist::run()
         }
+        Some("vendor") => match rest.as_slice() {
+            [] => vendor::run(&util::Workspace::locate()?, false),
+            [flag] if flag == "--refresh" => vendor::run(&util::Workspace::locate()?, true),
+            _ => bail!("usage: cargo xtask vendor [--refresh]\n\n{USAGE}"),
+        },
         Some("replay") => match rest.as_slice() {
             [file] => replay::run(std::path::Path::new(file)),
             _ => bail!("usage: cargo xtask replay FILE\n\n{USAGE}"),

@@ -1,6 +1,6 @@
 //! The dashboard's static files, embedded at build time: the page shell, the
 //! login form, the scripts and styles, and uPlot (vendored from npm, version
-//! in `assets/vendor/uplot/VERSION`, checked by `cargo xtask vendor --check`).
+//! in `assets/vendor/uplot/VERSION`, checked against npm by `cargo xtask vendor`).
 
 use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -57,5 +57,33 @@ pub async fn serve(Path(file): Path<String>) -> Response {
         )
             .into_response(),
         None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    /// The vendored uPlot files are the ones the manifest records (the manifest
+    /// itself is checked against npm by `cargo xtask vendor`).
+    #[test]
+    fn vendored_files_match_their_manifest() {
+        let manifest = include_str!("assets/vendor/uplot/VERSION");
+        let mut checked = 0;
+        for line in manifest.lines().filter(|l| l.starts_with("sha256 ")) {
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            let (want, name) = (parts[1], parts[3]);
+            let (_, _, bytes) = super::FILES
+                .iter()
+                .find(|(n, _, _)| *n == format!("vendor/uplot/{name}"))
+                .unwrap_or_else(|| panic!("{name} is not served"));
+            let got: String = Sha256::digest(bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(got, want, "{name}");
+            checked += 1;
+        }
+        assert_eq!(checked, 3);
     }
 }
