@@ -392,12 +392,16 @@ async fn dashboard_needs_the_token_when_one_is_set() -> Result<()> {
             .await?
             .click()
             .await?;
-        let msg = c
-            .find(fantoccini::Locator::Css("#login-message"))
-            .await?
-            .text()
+        // The form posts and the answer replaces the page: wait for its message.
+        let msg = h
+            .wait_js(
+                "const m = document.getElementById('login-message'); \
+                 return m && m.textContent ? m.textContent : null;",
+                Duration::from_secs(10),
+                "the login form's answer",
+            )
             .await?;
-        ensure!(msg == "Wrong token.", "wrong token message: {msg:?}");
+        ensure!(msg == "Wrong token.", "wrong token message: {msg}");
         ensure!(
             c.get_all_cookies().await?.is_empty(),
             "a cookie after a wrong token"

@@ -173,6 +173,7 @@ export function sortableTable(cols, rows, { sortKey, desc = true, onSort, rowAtt
     : c.label)));
   const body = sorted.map((r) => el('tr', rowAttrs ? rowAttrs(r) : {}, cols.map((c) => el('td', {
     class: c.num ? 'num' : 'text',
+    title: !c.num && typeof r[c.key] === 'string' ? r[c.key].slice(0, 1000) : null,
     dataset: c.num && typeof r[c.key] === 'number' ? { raw: String(r[c.key]) } : {},
   }, c.render ? c.render(r) : c.f ? c.f(r[c.key]) : r[c.key]))));
   return { table: el('table', { class: 'data' }, el('thead', {}, head), el('tbody', {}, body)), sorted };
