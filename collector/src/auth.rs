@@ -39,6 +39,25 @@ pub const SESSION_MAX_AGE_S: u64 = 12 * 3600;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_owned())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("\"<redacted>\"")
@@ -76,9 +95,9 @@ fn hex(bytes: &[u8]) -> String {
 
 impl Operator {
     /// The rule for an optional token (an empty token counts as none).
-    pub fn new(token: Option<String>) -> Operator {
+    pub fn new(token: Option<Secret>) -> Operator {
         Operator {
-            token: token.filter(|t| !t.is_empty()).map(Secret),
+            token: token.filter(|Secret(t)| !t.is_empty()),
         }
     }
 
@@ -252,7 +271,7 @@ mod tests {
         assert_eq!(op.check(peer([10, 0, 0, 1]), &h), Access::LoopbackOnly);
         assert_eq!(op.check(None, &h), Access::LoopbackOnly);
         assert_eq!(
-            Operator::new(Some(String::new())).check(peer([127, 0, 0, 1]), &h),
+            Operator::new(Some("".into())).check(peer([127, 0, 0, 1]), &h),
             Access::Granted
         );
     }
@@ -286,6 +305,10 @@ mod tests {
     fn secrets_do_not_print() {
         let op = Operator::new(Some("s3cret".into()));
         assert!(!format!("{op:?}").contains("s3cret"));
+        let config =
+            <crate::Config as clap::Parser>::try_parse_from(["x", "--admin-token", "s3cret"])
+                .unwrap();
+        assert!(!format!("{config:?}").contains("s3cret"));
         assert!(op.token_matches("s3cret") && !op.token_matches("s3cre") && !op.token_matches(""));
     }
 }

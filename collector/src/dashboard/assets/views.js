@@ -29,7 +29,10 @@ export async function render(root, st) {
   const cols = [
     { key: 'started', label: 'Started (UTC)', render: (r) => el('a', { href: urlWith({ view: r.view_id, cursor: null }) }, fmt.time(r.started)) },
     { key: 'title', label: 'Title' },
-    { key: 'video', label: 'Video id' },
+    {
+      key: 'video', label: 'Video id',
+      render: (r) => (r.video ? el('a', { href: urlWith({ filter: [...st.filters, `video:${r.video}`], cursor: null }), title: 'Only this video' }, r.video) : ''),
+    },
     { key: 'startup', label: 'Startup', f: fmt.ms, num: true },
     { key: 'rebuffers', label: 'Rebuffers', f: fmt.int, num: true },
     { key: 'rebuffer_ms', label: 'Rebuffer time', f: fmt.ms, num: true },
