@@ -90,10 +90,11 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub cache_mb: u64,
 
-    /// Bearer token for the operator endpoints (erasure, backup); without it
-    /// only loopback clients may call them.
+    /// Operator token for the query API, dashboard, export, erasure and backup
+    /// (`Authorization: Bearer`, or the dashboard's login); without it only
+    /// loopback clients are served. Never printed (see `crate::auth::Secret`).
     #[arg(long, env = "VIDPULSE_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
+    pub admin_token: Option<crate::auth::Secret>,
 
     /// Directory for `POST /v1/backup` copies (default: `backups/` beside the data file).
     #[arg(long, env = "VIDPULSE_BACKUP_DIR")]

@@ -1,15 +1,18 @@
 //! The vidpulse collector: receives beacon batches from the player plugin, stores
 //! each view's latest snapshot and per-minute/hour/day rollups durably in redb
 //! (one group-commit writer), answers the KPI, time-series, views, videos and live
-//! API, and serves the demo page, the built plugin and throttled test media.
+//! API, and serves the operator dashboard at `/`, the demo page under `/demo/`, the
+//! built plugin and throttled test media.
 //!
 //! Embed it with [`spawn`] (the end-to-end tests do) or run the
 //! `vidpulse-collector` binary.
 
 pub mod api;
 pub mod apply;
+pub mod auth;
 pub mod config;
 pub mod cookieless;
+pub mod dashboard;
 pub mod dims;
 pub mod error;
 pub mod export;
@@ -22,6 +25,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod params;
+pub mod playback_errors;
 pub mod query;
 pub mod rollup;
 pub mod routes;

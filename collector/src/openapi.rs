@@ -128,6 +128,16 @@ pub const OPERATIONS: &[Operation] = &[
         "Drop-in script: monitors every video[data-vidpulse] of the page that includes it with data-property=KEY.",
         &[],
     ),
+    (
+        "get",
+        "/v1/errors",
+        "Playback errors of the views started in the range, grouped by code, message and fatality: occurrences, affected views, a few view ids.",
+        &[
+            ("from", "Unix ms"),
+            ("to", "Unix ms"),
+            ("filter", "dim:value, repeatable"),
+        ],
+    ),
 ];
 
 /// The document.
@@ -166,6 +176,9 @@ pub fn build() -> Value {
             "Error": {"type": "object", "properties": {"error": {"type": "string"}, "field": {"type": ["string", "null"]}}},
             "Dimension": {"type": "string", "enum": dims},
             "Metric": {"type": "string", "enum": METRIC_NAMES},
+        }, "securitySchemes": {
+            "operator": {"type": "http", "scheme": "bearer",
+                         "description": "The admin token (--admin-token). Every route but /v1/beacons, /v1/plugin.js, /v1/openapi.json and /healthz needs it, or the dashboard's session cookie; with no token configured they answer loopback clients only."}
         }}
     })
 }

@@ -11,15 +11,13 @@
 //!   snapshot, while ingest goes on), into a new redb file in `--backup-dir`;
 //!   the copy opens like any data file (`--data` it).
 //!
-//! Erasure and backup are operator actions: with `--admin-token` set they need
-//! `Authorization: Bearer <token>`; without it, only loopback clients may call them.
+//! Erasure and backup are operator actions: the router puts them behind
+//! [`crate::auth::require_operator`] (the admin token, or loopback without one).
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Path as UrlPath, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Path as UrlPath, State};
 use axum::Json;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::{json, Value};
@@ -36,40 +34,15 @@ pub const RETENTION_PERIOD: Duration = Duration::from_secs(3600);
 /// Who may call the operator endpoints.
 #[derive(Clone, Debug, Default)]
 pub struct Admin {
-    /// The bearer token, when configured.
-    pub token: Option<String>,
     /// Where backups go.
     pub backup_dir: PathBuf,
-}
-
-fn authorize(admin: &Admin, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiError> {
-    let ok = match &admin.token {
-        Some(token) => headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| given == token),
-        None => peer.ip().is_loopback(),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "operator endpoint: needs the admin token (or a loopback client when none is set)",
-            Some("authorization".to_owned()),
-        ))
-    }
 }
 
 /// `DELETE /v1/viewers/{id}`.
 pub async fn erase_viewer(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state.admin, peer, &headers)?;
     let deleted = state.writer.erase_viewer(id.clone()).await?;
     tracing::info!(viewer = %id, deleted, "viewer erased");
     Ok(Json(json!({
@@ -80,12 +53,7 @@ pub async fn erase_viewer(
 }
 
 /// `POST /v1/backup`.
-pub async fn backup(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    authorize(&state.admin, peer, &headers)?;
+pub async fn backup(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let dir = state.admin.backup_dir.clone();
     let store = state.store.clone();
     let path = dir.join(format!("vidpulse-{}.redb", crate::now_ms()));

@@ -72,15 +72,14 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/metrics"),
     ("get", "/healthz"),
     ("get", "/v1/plugin.js"),
+    ("get", "/v1/errors"),
 ];
 
 /// Builds the whole router for a configuration and its running parts.
 pub fn router(config: &Config, state: AppState) -> Router {
-    let api = Router::new()
-        .route(
-            "/v1/beacons",
-            post(post_beacons).layer(DefaultBodyLimit::max(config.max_body_bytes)),
-        )
+    // Everything that reads the data or acts on it needs the operator (crate::auth).
+    let operator = crate::auth::Operator::new(config.admin_token.clone());
+    let protected = Router::new()
         .route("/v1/views", get(api::list_views))
         .route("/v1/views/{id}", get(api::get_view))
         .route("/v1/summary", get(api::summary))
@@ -88,6 +87,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .route("/v1/timeseries", get(api::timeseries))
         .route("/v1/videos", get(videos::list))
         .route("/v1/videos/{id}/retention", get(videos::retention))
+        .route("/v1/errors", get(crate::playback_errors::list))
         .route("/v1/export", get(export::export))
         .route("/v1/viewers/{id}", delete(ops::erase_viewer))
         .route("/v1/backup", post(ops::backup))
@@ -97,6 +97,17 @@ pub fn router(config: &Config, state: AppState) -> Router {
             "/v1/live",
             get(crate::live::sse).with_state(state.live.clone()),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            operator.clone(),
+            crate::auth::require_operator,
+        ));
+    let api = Router::new()
+        .route(
+            "/v1/beacons",
+            post(post_beacons).layer(DefaultBodyLimit::max(config.max_body_bytes)),
+        )
+        .with_state(state.clone())
+        .merge(protected)
         .route("/v1/openapi.json", get(openapi::document))
         .layer(
             CorsLayer::new()
@@ -108,7 +119,8 @@ pub fn router(config: &Config, state: AppState) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/plugin.js", get(loader_js))
-        .merge(api);
+        .merge(api)
+        .merge(crate::dashboard::router(operator));
     if let Some(dir) = &config.media_dir {
         app = app.route(
             "/media/{*path}",
@@ -119,7 +131,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         app = app.nest_service("/plugin", ServeDir::new(dir));
     }
     if let Some(dir) = &config.demo_dir {
-        app = app.fallback_service(ServeDir::new(dir));
+        app = app.merge(crate::dashboard::demo_router(dir));
     }
     app.layer(TraceLayer::new_for_http())
 }

@@ -71,7 +71,6 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         max_scan_views: config.max_scan_views,
         http: Arc::default(),
         admin: Admin {
-            token: config.admin_token.clone(),
             backup_dir: config.backup_dir(),
         },
         salt: Arc::new(crate::cookieless::DailySalt::open(Some(

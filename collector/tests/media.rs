@@ -171,11 +171,17 @@ async fn throttled_body_is_paced() {
 #[tokio::test]
 async fn static_directories() {
     let (h, _dirs) = with_dirs().await;
-    let resp = h.client.get(h.url("/")).send().await.unwrap();
+    // The demo lives under /demo/ (/demo redirects there); the dashboard has /.
+    let resp = h.client.get(h.url("/demo/")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("<title>demo</title>"));
-    let resp = h.client.get(h.url("/app.js")).send().await.unwrap();
+    let resp = h.client.get(h.url("/demo/app.js")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
+    let resp = h.client.get(h.url("/demo")).send().await.unwrap();
+    assert!(resp.text().await.unwrap().contains("<title>demo</title>"));
+    let resp = h.client.get(h.url("/")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("vidpulse dashboard"));
 
     let resp = h
         .client
@@ -197,7 +203,6 @@ async fn static_directories() {
         .unwrap()
         .starts_with("text/javascript"));
 
-    // The API still wins over the demo fallback.
     let (status, _) = h.get("/v1/summary").await;
     assert_eq!(status, 200);
     h.running.shutdown().await.unwrap();

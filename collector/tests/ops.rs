@@ -47,7 +47,7 @@ async fn operator_endpoints_need_the_token_when_set() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.status(), 401);
     let resp = h
         .client
         .delete(h.url("/v1/viewers/x"))

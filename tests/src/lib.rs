@@ -19,6 +19,7 @@
 
 mod accuracy;
 mod browser;
+pub mod dashboard;
 mod sink;
 
 use browser::Browser;
@@ -135,6 +136,11 @@ pub struct Harness {
 impl Harness {
     /// Checks prerequisites, starts the collector and the browser.
     pub async fn start() -> Result<Self> {
+        Self::start_with(|_| {}).await
+    }
+
+    /// [`Harness::start`] with a configuration change (e.g. an admin token).
+    pub async fn start_with(tweak: impl FnOnce(&mut vidpulse_collector::Config)) -> Result<Self> {
         let paths = Paths::from_env();
         paths.check()?;
         // Both rustls providers are compiled in (see Cargo.toml): choose one, once.
@@ -142,12 +148,13 @@ impl Harness {
         let db_dir = tempfile::Builder::new()
             .prefix("vidpulse-e2e-db-")
             .tempdir()?;
-        let cfg = vidpulse_collector::Config {
+        let mut cfg = vidpulse_collector::Config {
             demo_dir: Some(paths.demo.clone()),
             plugin_dir: Some(paths.plugin.clone()),
             media_dir: Some(paths.media.clone()),
             ..vidpulse_collector::Config::for_test(db_dir.path().join("vidpulse.redb"))
         };
+        tweak(&mut cfg);
         let collector = vidpulse_collector::spawn(cfg)
             .await
             .context("starting the collector in-process")?;
@@ -172,13 +179,13 @@ impl Harness {
     /// The URL of `path` (e.g. `integrations/hls.html?autoplay=1`) under the directory
     /// where the collector serves `web-demo/`: the one place that knows that prefix.
     pub fn page_url(&self, path: &str) -> String {
-        format!("{}/{path}", self.base)
+        format!("{}/demo/{path}", self.base)
     }
 
     /// Opens the demo page with `query` (without the leading `?`) and waits until the
     /// plugin is initialised (`window.vidpulseDemo.ready`), failing on its error message.
     pub async fn open_demo(&self, query: &str) -> Result<()> {
-        let url = format!("{}/?{query}", self.base);
+        let url = self.page_url(&format!("?{query}"));
         self.client()
             .goto(&url)
             .await

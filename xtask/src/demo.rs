@@ -1,6 +1,9 @@
 //! `cargo xtask demo`: one command from a fresh checkout to a running demo —
 //! builds the plugin and media, then runs the collector in the foreground
-//! serving the demo page, the plugin package and the clips.
+//! serving the dashboard (at `/`), the demo page (under `/demo/`), the plugin
+//! package and the clips. Play something on the demo page and it shows up on
+//! the dashboard. Without `--admin-token` the collector serves the dashboard to
+//! loopback clients only, with no login; with one, the dashboard asks for it.
 
 use crate::util::{self, Workspace};
 use crate::{clips, plugin, setup};
@@ -14,7 +17,12 @@ pub fn run(extra: &[String]) -> Result<()> {
     // Build first so the URL below is the last thing printed before the server logs.
     util::run(util::cargo_cmd(&ws.root).args(["build", "--release", "-p", "vidpulse-collector"]))?;
 
-    println!("vidpulse demo: open http://{}/", browse_addr(extra));
+    let addr = browse_addr(extra);
+    println!("vidpulse demo page: http://{addr}/demo/  (play a clip: its view is stored)");
+    println!(
+        "vidpulse dashboard: http://{addr}/  ({})",
+        access_note(extra)
+    );
     util::run(
         util::cargo_cmd(&ws.root)
             .args([
@@ -35,6 +43,19 @@ pub fn run(extra: &[String]) -> Result<()> {
             .arg(ws.media())
             .args(extra),
     )
+}
+
+/// How the dashboard is reached, given the collector arguments and environment.
+fn access_note(extra: &[String]) -> &'static str {
+    let token = extra
+        .iter()
+        .any(|a| a == "--admin-token" || a.starts_with("--admin-token="))
+        || std::env::var_os("VIDPULSE_ADMIN_TOKEN").is_some_and(|v| !v.is_empty());
+    if token {
+        "log in with the admin token"
+    } else {
+        "no admin token: loopback clients only, no login"
+    }
 }
 
 /// The address to open in a browser, from `--listen ADDR` / `--listen=ADDR`.

@@ -15,6 +15,7 @@ mod replay;
 mod setup;
 mod test;
 mod util;
+mod vendor;
 mod web_deps;
 
 use anyhow::{bail, Result};
@@ -37,6 +38,8 @@ commands:
                    playback) → target/bench/browser.json
   bench plugin     vidpulse vs mux-embed 5.19.0 on one page: script weight, bytes and
                    requests per minute of steady playback → target/bench/plugin.json
+  vendor [--refresh]  check the vendored uPlot against its pinned npm package
+                   (--refresh: copy it from the package)
   replay FILE      replay a recorded plugin trace (debug option) natively; prints
                    the beacons it produces, one JSON object per line
 ";
@@ -83,6 +86,11 @@ fn real_main() -> Result<()> {
             no_args("dist", &rest)?;
             dist::run()
         }
+        Some("vendor") => match rest.as_slice() {
+            [] => vendor::run(&util::Workspace::locate()?, false),
+            [flag] if flag == "--refresh" => vendor::run(&util::Workspace::locate()?, true),
+            _ => bail!("usage: cargo xtask vendor [--refresh]\n\n{USAGE}"),
+        },
         Some("replay") => match rest.as_slice() {
             [file] => replay::run(std::path::Path::new(file)),
             _ => bail!("usage: cargo xtask replay FILE\n\n{USAGE}"),
