@@ -11,6 +11,7 @@
 //! Persisted form: one serialised beacon per line (JSON escapes newlines inside
 //! strings), so restoring needs no JSON parser in the plugin.
 
+use crate::json;
 use crate::wire::{Beacon, WIRE_VERSION};
 
 /// Limits and timings of the outbox.
@@ -148,10 +149,8 @@ impl Outbox {
     pub fn save(&self) -> String {
         let mut out = String::new();
         for e in &self.entries {
-            if let Some(json) = entry_json(e) {
-                out.push_str(&json);
-                out.push('\n');
-            }
+            out.push_str(&entry_json(e));
+            out.push('\n');
         }
         out
     }
@@ -200,27 +199,21 @@ impl Outbox {
     }
 }
 
-fn entry_json(e: &Entry) -> Option<String> {
+fn entry_json(e: &Entry) -> String {
     match e {
-        Entry::Live(b) => serde_json::to_string(&**b).ok(),
-        Entry::Raw(s) => Some(s.clone()),
+        Entry::Live(b) => json::beacon(b),
+        Entry::Raw(s) => s.clone(),
     }
 }
 
-/// The `wire::Batch` envelope around already serialised beacons (a native test
-/// checks it parses as `Batch`).
-/// An empty `viewer_id` means cookieless mode.
+/// The `wire::Batch` envelope around the entries (a native test checks it parses
+/// as `Batch`). An empty `viewer_id` means cookieless mode.
 fn envelope(property: &str, viewer_id: &str, entries: &[Entry]) -> String {
-    let beacons: Vec<String> = entries.iter().filter_map(entry_json).collect();
-    let property = serde_json::to_string(property).unwrap_or_default();
-    let viewer = serde_json::to_string(viewer_id).unwrap_or_default();
-    let cookieless = if viewer_id.is_empty() {
-        ",\"cookieless\":true"
-    } else {
-        ""
-    };
-    format!(
-        "{{\"v\":{WIRE_VERSION},\"property\":{property},\"viewer_id\":{viewer}{cookieless},\"beacons\":[{}]}}",
-        beacons.join(",")
+    let beacons: Vec<String> = entries.iter().map(entry_json).collect();
+    json::batch(
+        WIRE_VERSION,
+        property,
+        viewer_id,
+        beacons.iter().map(String::as_str),
     )
 }

@@ -134,7 +134,7 @@ pub fn monitor(
     };
     let page_load = player_init.filter(|_| !PAGE_LOAD_TAKEN.with(|t| t.replace(true)));
     let header = TraceHeader {
-        seed: format!("{:x}", transport::random_u64() >> 12),
+        seed: crate::json::hex16(transport::random_u64() >> 12),
         time_origin_us: origin_us,
         beacon_interval_ms: opts.beacon_interval_ms.unwrap_or(10_000.0) as u64,
         player_init_us: player_init.map(|t| trace::quantize_ms(t).0),
@@ -210,22 +210,9 @@ impl Monitor {
             let now = i.perf.now().max(i.last_now);
             let el = element::read_state(&i.video);
             let s = i.engine.snapshot(now, &el);
-            let out = SnapshotOut {
-                view_id: s.view_id.as_deref(),
-                seq: s.seq,
-                metrics: &s.metrics,
-            };
-            serde_json::to_string(&out).unwrap_or_default()
+            crate::json::snapshot(s.view_id.as_deref(), s.seq, &s.metrics)
         };
-        let obj = js_sys::JSON::parse(&json).unwrap_or(JsValue::NULL);
-        // Absent optional fields read as `null`, not `undefined`.
-        for key in ["view_id", "startup_ms", "error"] {
-            let k = JsValue::from_str(key);
-            if js_sys::Reflect::get(&obj, &k).is_ok_and(|v| v.is_undefined()) {
-                let _ = js_sys::Reflect::set(&obj, &k, &JsValue::NULL);
-            }
-        }
-        obj
+        js_sys::JSON::parse(&json).unwrap_or(JsValue::NULL)
     }
 
     /// Sends the current state now.
@@ -276,7 +263,7 @@ impl Monitor {
         )]
         r: JsValue,
     ) -> Result<(), JsError> {
-        let n = |k: &str| options::number(&r, k, &format!("rendition.{k}"));
+        let n = |k: &str| options::number(&r, k, &["rendition.", k].concat());
         let (w, h, b) = (n("width"), n("height"), n("bitrate"));
         let (w, h, b) = (w.map_err(js)?, h.map_err(js)?, b.map_err(js)?);
         self.feed_event(MediaEvent::Rendition {
@@ -337,16 +324,8 @@ impl Monitor {
     /// `cargo xtask replay FILE` replays them natively.
     pub fn trace(&self) -> Option<String> {
         let i = self.inner.try_borrow().ok()?;
-        serde_json::to_string(i.trace.as_ref()?).ok()
+        Some(crate::json::trace(i.trace.as_ref()?))
     }
-}
-
-#[derive(serde::Serialize)]
-struct SnapshotOut<'a> {
-    view_id: Option<&'a str>,
-    seq: u32,
-    #[serde(flatten)]
-    metrics: &'a crate::wire::ViewMetrics,
 }
 
 fn js(e: String) -> JsError {

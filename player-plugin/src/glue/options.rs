@@ -51,7 +51,7 @@ pub struct Options {
 
 /// Smallest heartbeat period accepted, so a typo cannot flood the collector.
 pub const MIN_BEACON_INTERVAL_MS: f64 = 1000.0;
-/// Longest string option kept (ids, titles, keys).
+/// Longest string option kept (ids, titles, keys); the error message says 1024.
 pub const MAX_OPTION_LEN: usize = 1024;
 
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
@@ -66,8 +66,8 @@ pub fn string(obj: &JsValue, key: &str, path: &str) -> Result<Option<String>, St
     }
     match v.as_string() {
         Some(s) if s.len() <= MAX_OPTION_LEN => Ok(Some(s)),
-        Some(_) => Err(format!("{path}: longer than {MAX_OPTION_LEN} characters")),
-        None => Err(format!("{path}: expected a string")),
+        Some(_) => Err([path, ": longer than 1024 characters"].concat()),
+        None => Err([path, ": expected a string"].concat()),
     }
 }
 
@@ -76,7 +76,7 @@ pub fn video_meta(obj: &JsValue, path: &str) -> Result<VideoMeta, String> {
     if !obj.is_object() {
         return Ok(VideoMeta::default());
     }
-    let key = |k: &str| format!("{path}.{k}");
+    let key = |k: &str| [path, ".", k].concat();
     Ok(VideoMeta {
         id: string(obj, "id", &key("id"))?,
         title: string(obj, "title", &key("title"))?,
@@ -95,7 +95,7 @@ pub fn number(obj: &JsValue, key: &str, path: &str) -> Result<Option<f64>, Strin
     }
     match v.as_f64() {
         Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
-        _ => Err(format!("{path}: expected a non-negative number")),
+        _ => Err([path, ": expected a non-negative number"].concat()),
     }
 }
 
@@ -166,6 +166,6 @@ impl Options {
 
     /// `POST` endpoint for beacons.
     pub fn beacons_url(&self) -> String {
-        format!("{}/v1/beacons", self.collector.trim_end_matches('/'))
+        [self.collector.trim_end_matches('/'), "/v1/beacons"].concat()
     }
 }

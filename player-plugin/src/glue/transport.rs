@@ -75,14 +75,14 @@ pub fn sender(
     if let Some(s) = existing {
         return s;
     }
-    let prefix = format!("{STORAGE_PREFIX}{url}|{property}|");
+    let prefix = [STORAGE_PREFIX, &url, "|", &property, "|"].concat();
     let sender = Rc::new_cyclic(|weak: &Weak<RefCell<Sender>>| {
         let (w1, w2, w3) = (weak.clone(), weak.clone(), weak.clone());
         RefCell::new(Sender {
             url,
             property,
             viewer_id,
-            storage_key: format!("{prefix}{:x}", random_u64() >> 16),
+            storage_key: prefix.clone() + &crate::json::hex16(random_u64() >> 16),
             outbox: Outbox::new(OutboxConfig::default()),
             hooks: Vec::new(),
             enabled: true,
@@ -310,7 +310,7 @@ pub fn viewer_id(store: bool) -> String {
             return id;
         }
     }
-    let id = format!("{:016x}", random_u64());
+    let id = crate::json::hex16(random_u64());
     if let Some(s) = storage {
         let _ = s.set_item(KEY, &id);
     }
