@@ -9,6 +9,8 @@
 //! many generated values, and parses it back with serde into the same value. The
 //! serde derives in `wire` stay the one definition the collector decodes with.
 
+use alloc::string::String;
+
 use crate::engine::trace::{Trace, TraceElement, TraceInput};
 use crate::engine::MediaEvent;
 use crate::wire::{

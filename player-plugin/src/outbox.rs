@@ -11,6 +11,11 @@
 //! Persisted form: one serialised beacon per line (JSON escapes newlines inside
 //! strings), so restoring needs no JSON parser in the plugin.
 
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use crate::json;
 use crate::wire::{Beacon, WIRE_VERSION};
 
@@ -113,7 +118,7 @@ impl Outbox {
             .position(|e| matches!(e, Entry::Live(q) if q.view_id == b.view_id && q.seq < b.seq));
         if let Some(i) = same_view.map(|i| i + self.in_flight) {
             if let Entry::Live(old) = &mut self.entries[i] {
-                let mut events = std::mem::take(&mut old.events);
+                let mut events = core::mem::take(&mut old.events);
                 events.append(&mut b.events);
                 let excess = events.len().saturating_sub(self.cfg.max_events);
                 events.drain(..excess);
@@ -190,7 +195,7 @@ impl Outbox {
             }
             Outcome::Retry => {
                 self.failures = self.failures.saturating_add(1);
-                let exp = self.cfg.backoff_base_ms * 2f64.powi(self.failures.min(30) as i32 - 1);
+                let exp = self.cfg.backoff_base_ms * f64::from(1u32 << (self.failures.min(30) - 1));
                 let delay = exp.min(self.cfg.backoff_max_ms) * (0.5 + 0.5 * jitter.clamp(0.0, 1.0));
                 self.retry_at = now + delay;
             }

@@ -5,6 +5,8 @@
 //! traces reproducible. SplitMix64: tiny, and its outputs are well mixed even for
 //! consecutive seeds.
 
+use alloc::string::String;
+
 #[derive(Debug, Clone)]
 pub(crate) struct IdGen {
     state: u64,

@@ -2,16 +2,19 @@
 //!
 //! This is the only code that touches the DOM. [`driver`] turns DOM callbacks into
 //! engine inputs, [`element`] reads the element, [`options`] reads the options,
-//! [`transport`] sends batches. Listeners are RAII ([`gloo_events::EventListener`]):
+//! [`transport`] sends batches. Listeners are RAII ([`listener::EventListener`]):
 //! dropping them is `destroy()`, so no listener survives it.
 
 mod driver;
 mod element;
+mod listener;
 mod options;
 mod transport;
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use alloc::rc::{Rc, Weak};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -24,13 +27,27 @@ pub use element::MEDIA_EVENTS;
 use options::Options;
 use transport::Via;
 
-thread_local! {
-    /// Live monitors by element: `monitor()` on a monitored element returns the same
-    /// monitor, and a monitor lives until `destroy()` even if the page drops the handle.
-    static MONITORS: RefCell<Vec<(HtmlMediaElement, Rc<RefCell<Inner>>)>> =
-        const { RefCell::new(Vec::new()) };
-    /// Page load time goes to the first player on the page only.
-    static PAGE_LOAD_TAKEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+/// Live monitors by element: `monitor()` on a monitored element returns the same
+/// monitor, and a monitor lives until `destroy()` even if the page drops the handle.
+static MONITORS: Global<RefCell<Vec<Monitored>>> = Global(RefCell::new(Vec::new()));
+
+/// A monitored element and its monitor.
+type Monitored = (HtmlMediaElement, Rc<RefCell<Inner>>);
+/// Page load time goes to the first player on the page only.
+static PAGE_LOAD_TAKEN: Global<Cell<bool>> = Global(Cell::new(false));
+
+/// A global of the page's one thread: what `thread_local!` gives, without std
+/// (the shipped build is `no_std`). The plugin is built without wasm threads, so
+/// nothing else can reach it.
+pub(crate) struct Global<T>(pub T);
+
+// SAFETY: wasm32 without the `atomics` feature has exactly one thread.
+unsafe impl<T> Sync for Global<T> {}
+
+impl<T> Global<T> {
+    pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.0)
+    }
 }
 
 #[wasm_bindgen(typescript_custom_section)]

@@ -4,6 +4,8 @@
 //! plugin only ever *writes* JSON, and leaving the parser (and its float parsing)
 //! out keeps kilobytes off every viewer's download.
 
+use alloc::string::String;
+
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::wire::{VideoMeta, ViewContext};

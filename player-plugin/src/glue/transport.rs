@@ -9,8 +9,10 @@
 //! with `navigator.sendBeacon`. Bodies are JSON strings, which the browser labels
 //! `text/plain`: no CORS preflight.
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use alloc::rc::{Rc, Weak};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -53,9 +55,9 @@ pub struct Sender {
     on_failure: Closure<dyn FnMut(JsValue)>,
 }
 
-thread_local! {
-    static SENDERS: RefCell<Vec<Rc<RefCell<Sender>>>> = const { RefCell::new(Vec::new()) };
-}
+/// The page's senders.
+static SENDERS: super::Global<RefCell<Vec<Rc<RefCell<Sender>>>>> =
+    super::Global(RefCell::new(Vec::new()));
 
 /// The page's sender for `url` and `property`, created (and its saved queue
 /// restored) on first use.
@@ -238,7 +240,7 @@ fn pump(sender: &Rc<RefCell<Sender>>, outcome: Option<Outcome>) -> Sent {
     let _ = window
         .fetch_with_str_and_init(&s.url, &init)
         .then2(&s.on_response, &s.on_failure);
-    vec![(body, s.hooks.clone())]
+    alloc::vec![(body, s.hooks.clone())]
 }
 
 /// Calls the page hooks with each body sent, as a plain object.
