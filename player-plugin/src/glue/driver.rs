@@ -34,7 +34,8 @@ pub(super) struct Inner {
     pub sender: Rc<RefCell<Sender>>,
     pub listeners: Vec<EventListener>,
     pub timer: Option<(i32, f64)>,
-    pub on_timer: Closure<dyn FnMut()>,
+    /// `FnMut(JsValue)` like every other callback, so wasm-bindgen emits one invoker.
+    pub on_timer: Closure<dyn FnMut(JsValue)>,
     pub frame_request: Option<u32>,
     pub on_frame: Closure<dyn FnMut(f64, JsValue)>,
     /// Last displayed size given to the engine.

@@ -191,7 +191,7 @@ pub fn monitor(
             sender: sender.clone(),
             listeners: Vec::new(),
             timer: None,
-            on_timer: Closure::new(move || on_timer(&w1)),
+            on_timer: Closure::new(move |_: JsValue| on_timer(&w1)),
             frame_request: None,
             on_frame: Closure::new(move |now: f64, meta: JsValue| on_frame(&w2, now, meta)),
             display: (0, 0),

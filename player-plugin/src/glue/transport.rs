@@ -50,7 +50,7 @@ pub struct Sender {
     persist: bool,
     perf: web_sys::Performance,
     timer: Option<i32>,
-    on_timer: Closure<dyn FnMut()>,
+    on_timer: Closure<dyn FnMut(JsValue)>,
     on_response: Closure<dyn FnMut(JsValue)>,
     on_failure: Closure<dyn FnMut(JsValue)>,
 }
@@ -91,7 +91,7 @@ pub fn sender(
             persist,
             perf,
             timer: None,
-            on_timer: Closure::new(move || {
+            on_timer: Closure::new(move |_: JsValue| {
                 if let Some(s) = w1.upgrade() {
                     if let Ok(mut x) = s.try_borrow_mut() {
                         x.timer = None;
