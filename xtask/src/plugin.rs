@@ -120,17 +120,22 @@ fn report_size(ws: &Workspace, pkg: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The pinned JS minifier (npm `terser`), installed like binaryen into `target/tools/`.
+/// The JS minifier (npm `terser`), locked by `xtask/npm/terser/package-lock.json`
+/// and installed with `npm ci` into `target/tools/` (like binaryen, `cargo clean`
+/// resets it). Must match the version in that `package.json`.
 pub const TERSER_VERSION: &str = "5.51.2";
 
-fn terser_bin(ws: &Workspace) -> PathBuf {
+fn terser_dir(ws: &Workspace) -> PathBuf {
     ws.target
         .join("tools")
         .join(format!("terser-{TERSER_VERSION}"))
-        .join("node_modules/.bin/terser")
 }
 
-/// Installs the pinned terser from npm when missing (idempotent).
+fn terser_bin(ws: &Workspace) -> PathBuf {
+    terser_dir(ws).join("node_modules/.bin/terser")
+}
+
+/// Installs the locked terser from npm when missing (idempotent).
 pub fn ensure_terser(ws: &Workspace) -> Result<()> {
     let bin = terser_bin(ws);
     let have = util::capture(Command::new(&bin).arg("--version")).unwrap_or_default();
@@ -138,28 +143,25 @@ pub fn ensure_terser(ws: &Workspace) -> Result<()> {
         println!("setup: terser {TERSER_VERSION}: found at {}", bin.display());
         return Ok(());
     }
-    let dir = ws
-        .target
-        .join("tools")
-        .join(format!("terser-{TERSER_VERSION}"));
+    let dir = terser_dir(ws);
     println!(
-        "setup: terser {TERSER_VERSION}: missing, installing from npm into {}",
+        "setup: terser {TERSER_VERSION}: missing, installing from npm (npm ci) into {}",
         dir.display()
     );
     std::fs::create_dir_all(&dir)?;
+    let locked = ws.root.join("xtask/npm/terser");
+    for f in ["package.json", "package-lock.json"] {
+        std::fs::copy(locked.join(f), dir.join(f)).with_context(|| format!("copying {f}"))?;
+    }
     run(Command::new("npm")
-        .args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--no-save",
-            "--prefix",
-        ])
-        .arg(&dir)
-        .arg(format!("terser@{TERSER_VERSION}")))?;
+        .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+        .arg(&dir))?;
     let have = util::capture(Command::new(&bin).arg("--version")).unwrap_or_default();
     if !have.contains(TERSER_VERSION) {
-        bail!("installed terser@{TERSER_VERSION}, but `--version` says {have:?}");
+        bail!(
+            "installed terser from {}, but `--version` says {have:?} (want {TERSER_VERSION})",
+            locked.display()
+        );
     }
     Ok(())
 }
