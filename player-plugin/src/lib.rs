@@ -2,10 +2,22 @@
 //!
 //! - [`wire`]: the beacon format shared with the collector.
 //! - [`engine`]: the sans-IO playback engine that turns media events into QoE metrics.
+//! - [`json`]: the JSON writer for beacons, snapshots and traces.
 //! - [`outbox`]: the sans-IO delivery queue (merging, backoff, persistence).
 //! - `glue` (wasm32 only): the browser binding, `monitor(video, options)`.
+//!
+//! The shipped plugin (`cargo xtask plugin`) is built with the `nostd` feature:
+//! without the Rust standard library, so a panic aborts (a wasm `unreachable`
+//! trap) instead of pulling in std's panic machinery and `core::fmt` (about
+//! 5 KB). Everything else is the same code; tests and native builds use std.
+
+#![cfg_attr(all(target_arch = "wasm32", feature = "nostd"), no_std)]
+
+extern crate alloc;
 
 pub mod engine;
+mod fmath;
+pub mod json;
 pub mod outbox;
 pub mod wire;
 
@@ -18,3 +30,17 @@ pub use glue::{monitor, Monitor, MEDIA_EVENTS};
 /// that the collector serves: it loads the plugin from the same collector and
 /// monitors every `video[data-vidpulse]`, including ones added later.
 pub const LOADER_JS: &str = include_str!("../js/loader.js");
+
+// SAFETY: the plugin runs on the page's one thread (no wasm threads are used).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOC: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
+/// With `nostd`, a panic (a bug: the plugin is written not to panic) stops the
+/// plugin with a wasm trap, which the page sees as a `RuntimeError`.
+#[cfg(all(target_arch = "wasm32", feature = "nostd"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}

@@ -11,6 +11,12 @@
 //! Persisted form: one serialised beacon per line (JSON escapes newlines inside
 //! strings), so restoring needs no JSON parser in the plugin.
 
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::json;
 use crate::wire::{Beacon, WIRE_VERSION};
 
 /// Limits and timings of the outbox.
@@ -112,7 +118,7 @@ impl Outbox {
             .position(|e| matches!(e, Entry::Live(q) if q.view_id == b.view_id && q.seq < b.seq));
         if let Some(i) = same_view.map(|i| i + self.in_flight) {
             if let Entry::Live(old) = &mut self.entries[i] {
-                let mut events = std::mem::take(&mut old.events);
+                let mut events = core::mem::take(&mut old.events);
                 events.append(&mut b.events);
                 let excess = events.len().saturating_sub(self.cfg.max_events);
                 events.drain(..excess);
@@ -148,10 +154,8 @@ impl Outbox {
     pub fn save(&self) -> String {
         let mut out = String::new();
         for e in &self.entries {
-            if let Some(json) = entry_json(e) {
-                out.push_str(&json);
-                out.push('\n');
-            }
+            out.push_str(&entry_json(e));
+            out.push('\n');
         }
         out
     }
@@ -191,7 +195,7 @@ impl Outbox {
             }
             Outcome::Retry => {
                 self.failures = self.failures.saturating_add(1);
-                let exp = self.cfg.backoff_base_ms * 2f64.powi(self.failures.min(30) as i32 - 1);
+                let exp = self.cfg.backoff_base_ms * f64::from(1u32 << (self.failures.min(30) - 1));
                 let delay = exp.min(self.cfg.backoff_max_ms) * (0.5 + 0.5 * jitter.clamp(0.0, 1.0));
                 self.retry_at = now + delay;
             }
@@ -200,27 +204,21 @@ impl Outbox {
     }
 }
 
-fn entry_json(e: &Entry) -> Option<String> {
+fn entry_json(e: &Entry) -> String {
     match e {
-        Entry::Live(b) => serde_json::to_string(&**b).ok(),
-        Entry::Raw(s) => Some(s.clone()),
+        Entry::Live(b) => json::beacon(b),
+        Entry::Raw(s) => s.clone(),
     }
 }
 
-/// The `wire::Batch` envelope around already serialised beacons (a native test
-/// checks it parses as `Batch`).
-/// An empty `viewer_id` means cookieless mode.
+/// The `wire::Batch` envelope around the entries (a native test checks it parses
+/// as `Batch`). An empty `viewer_id` means cookieless mode.
 fn envelope(property: &str, viewer_id: &str, entries: &[Entry]) -> String {
-    let beacons: Vec<String> = entries.iter().filter_map(entry_json).collect();
-    let property = serde_json::to_string(property).unwrap_or_default();
-    let viewer = serde_json::to_string(viewer_id).unwrap_or_default();
-    let cookieless = if viewer_id.is_empty() {
-        ",\"cookieless\":true"
-    } else {
-        ""
-    };
-    format!(
-        "{{\"v\":{WIRE_VERSION},\"property\":{property},\"viewer_id\":{viewer}{cookieless},\"beacons\":[{}]}}",
-        beacons.join(",")
+    let beacons: Vec<String> = entries.iter().map(entry_json).collect();
+    json::batch(
+        WIRE_VERSION,
+        property,
+        viewer_id,
+        beacons.iter().map(String::as_str),
     )
 }

@@ -10,6 +10,9 @@
 //! All durations are whole milliseconds and all positions whole milliseconds of
 //! media time: integers keep the JSON small and spare the wasm the float formatter.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use serde::{Deserialize, Serialize};
 
 /// Version of this format; the collector rejects versions it does not know.
@@ -27,7 +30,7 @@ pub struct Batch {
     pub viewer_id: String,
     /// Cookieless mode: the page stores nothing, and the collector derives a daily
     /// viewer id from a salted hash of (day, property, IP, user agent).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
     pub cookieless: bool,
     /// Snapshots of one or more views, oldest first.
     pub beacons: Vec<Beacon>,

@@ -66,6 +66,7 @@ pub fn run(ws: &Workspace, level: Level) -> Result<Tools> {
     apt_tools(level)?;
     if level.needs_plugin() {
         binaryen(ws)?;
+        crate::plugin::ensure_terser(ws)?;
         wasm_bindgen_cli(ws, level)?;
     }
     if level >= Level::Demo {

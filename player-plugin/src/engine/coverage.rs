@@ -5,6 +5,10 @@
 //! travels as 25 hex digits. A bucket counts as watched when playback advanced
 //! through any part of it.
 
+use alloc::string::String;
+
+use crate::fmath::ceil;
+
 /// Most buckets a timeline is cut into.
 pub const MAX_BUCKETS: u16 = 100;
 
@@ -22,14 +26,14 @@ impl Coverage {
     pub fn played(&mut self, from_s: f64, to_s: f64, duration_s: f64) {
         self.max_pos_ms = self.max_pos_ms.max(to_s * 1000.0);
         if self.layout.is_none() && duration_s.is_finite() && duration_s > 0.0 {
-            let n = (duration_s.ceil() as u16).clamp(1, MAX_BUCKETS);
+            let n = (ceil(duration_s) as u16).clamp(1, MAX_BUCKETS);
             self.layout = Some((n, duration_s * 1000.0 / f64::from(n)));
         }
         let Some((n, len)) = self.layout else { return };
         let first = ((from_s.max(0.0) * 1000.0 / len) as u16).min(n - 1);
         // The bucket the playhead ends in, not the next one when it stops exactly
         // on a boundary.
-        let last = (((to_s.max(0.0) * 1000.0 / len).ceil() as u16).saturating_sub(1)).min(n - 1);
+        let last = ((ceil(to_s.max(0.0) * 1000.0 / len) as u16).saturating_sub(1)).min(n - 1);
         for b in first..=last.max(first) {
             self.bits |= 1u128 << b;
         }

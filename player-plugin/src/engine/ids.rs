@@ -5,6 +5,8 @@
 //! traces reproducible. SplitMix64: tiny, and its outputs are well mixed even for
 //! consecutive seeds.
 
+use alloc::string::String;
+
 #[derive(Debug, Clone)]
 pub(crate) struct IdGen {
     state: u64,
@@ -25,11 +27,7 @@ impl IdGen {
 
     /// 16 lowercase hex digits.
     pub fn view_id(&mut self) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let n = self.next_u64();
-        (0..16)
-            .map(|i| HEX[((n >> (60 - 4 * i)) & 0xF) as usize] as char)
-            .collect()
+        crate::json::hex16(self.next_u64())
     }
 }
 

@@ -4,6 +4,8 @@
 //! Keeping them plain data (no web-sys types) is what makes the engine sans-IO and
 //! lets a recorded trace be replayed anywhere.
 
+use alloc::string::String;
+
 use serde::{Deserialize, Serialize};
 
 /// One media event, as the element fired it (or as the glue derived it).

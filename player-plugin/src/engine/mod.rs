@@ -19,7 +19,8 @@ mod seek;
 pub mod trace;
 mod view;
 
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
+use alloc::string::String;
 
 pub use config::Config;
 pub use input::{ElementState, MediaEvent, HAVE_FUTURE_DATA};
@@ -536,11 +537,11 @@ impl Engine {
             reason,
             started_at_ms: (self.time_origin_ms + v.started_at).max(0.0) as u64,
             at_ms: (now - v.started_at).max(0.0) as u64,
-            plugin_version: env!("CARGO_PKG_VERSION").to_string(),
+            plugin_version: String::from(env!("CARGO_PKG_VERSION")),
             video: v.video.clone(),
             context: v.context.clone(),
             metrics: metrics.clone(),
-            events: std::mem::take(&mut v.events),
+            events: core::mem::take(&mut v.events),
         };
         v.seq += 1;
         v.last_beacon_at = now;

@@ -10,7 +10,12 @@
 //! on the very values the trace stores. Storing integers also spares the plugin a
 //! float formatter and keeps NaN and infinity representable in JSON.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use serde::{Deserialize, Serialize};
+
+use crate::fmath::round;
 
 use super::{Config, ElementState, Engine, MediaEvent};
 use crate::wire::{Beacon, VideoMeta, ViewContext};
@@ -21,7 +26,7 @@ pub const MAX_TRACE_RECORDS: usize = 200_000;
 /// Microseconds for a millisecond time, and the quantised time itself.
 pub fn quantize_ms(ms: f64) -> (i64, f64) {
     let us = if ms.is_finite() {
-        (ms * 1000.0).round() as i64
+        round(ms * 1000.0) as i64
     } else {
         0
     };
@@ -35,7 +40,7 @@ fn secs_to_us(s: f64) -> i64 {
     } else if s.is_infinite() {
         i64::MAX
     } else {
-        (s * 1e6).round() as i64
+        round(s * 1e6) as i64
     }
 }
 

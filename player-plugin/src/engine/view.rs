@@ -6,6 +6,9 @@
 //! state the view was in during that interval. Only then does the event change the
 //! state. This keeps every total a pure function of the timestamped inputs.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use super::coverage::Coverage;
 use super::input::ElementState;
 use super::quality::Quality;

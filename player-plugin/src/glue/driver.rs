@@ -10,18 +10,20 @@
 //! `onBeacon` hook is called after the borrow ends), so a hook that calls back
 //! into the handle cannot trip a double borrow.
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use alloc::rc::{Rc, Weak};
+use alloc::vec::Vec;
+use core::cell::RefCell;
 
-use gloo_events::EventListener;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlMediaElement;
 
 use super::element::{self, call_method, media_event, read_state, MEDIA_EVENTS};
+use super::listener::EventListener;
 use super::transport::{self, notify, Sender, Via};
 use crate::engine::trace::{self, Trace, TraceElement, TraceInput, TraceRecord};
 use crate::engine::{ElementState, Engine, MediaEvent};
+use crate::fmath::round;
 
 pub(super) struct Inner {
     pub engine: Engine,
@@ -32,7 +34,8 @@ pub(super) struct Inner {
     pub sender: Rc<RefCell<Sender>>,
     pub listeners: Vec<EventListener>,
     pub timer: Option<(i32, f64)>,
-    pub on_timer: Closure<dyn FnMut()>,
+    /// `FnMut(JsValue)` like every other callback, so wasm-bindgen emits one invoker.
+    pub on_timer: Closure<dyn FnMut(JsValue)>,
     pub frame_request: Option<u32>,
     pub on_frame: Closure<dyn FnMut(f64, JsValue)>,
     /// Last displayed size given to the engine.
@@ -71,7 +74,7 @@ impl Inner {
     /// throughput. Called on timers and around beacons, not per `timeupdate`.
     pub fn measure(&mut self, now: f64, el: &ElementState) {
         let (w, h) = element::display_size(&self.video);
-        let size = (w.round() as u32, h.round() as u32);
+        let size = (round(w) as u32, round(h) as u32);
         if size != self.display {
             self.display = size;
             let ev = MediaEvent::DisplaySize {
@@ -84,7 +87,7 @@ impl Inner {
             self.feed(now, el, TraceInput::Frames { dropped, total });
         }
         if let Some(bps) = element::throughput_bps(&self.perf, &self.video) {
-            let bps = bps.round() as u64;
+            let bps = round(bps) as u64;
             self.feed(now, el, TraceInput::Throughput { bps });
         }
     }
@@ -121,7 +124,7 @@ impl Inner {
                 self.frame_request = req.as_f64().map(|r| r as u32);
             }
         }
-        std::iter::from_fn(|| self.engine.poll_beacon()).collect()
+        core::iter::from_fn(|| self.engine.poll_beacon()).collect()
     }
 
     /// Stops every listener, timer and frame callback.
@@ -220,7 +223,7 @@ pub(super) fn listen(
         }));
     }
     let on_page = |via: Via, weak: Weak<RefCell<Inner>>, input: TraceInput| {
-        move |_: &web_sys::Event| {
+        move |_: JsValue| {
             if let Some(inner) = weak.upgrade() {
                 deliver(&inner, via, |i, now, el| {
                     i.measure(now, el);

@@ -5,6 +5,8 @@
 //! Kept apart from the monitor plumbing so that every DOM read is in one place;
 //! members web-sys keeps behind unstable flags are read through `Reflect`.
 
+use alloc::string::String;
+
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::HtmlMediaElement;
 

@@ -2,16 +2,19 @@
 //!
 //! This is the only code that touches the DOM. [`driver`] turns DOM callbacks into
 //! engine inputs, [`element`] reads the element, [`options`] reads the options,
-//! [`transport`] sends batches. Listeners are RAII ([`gloo_events::EventListener`]):
+//! [`transport`] sends batches. Listeners are RAII ([`listener::EventListener`]):
 //! dropping them is `destroy()`, so no listener survives it.
 
 mod driver;
 mod element;
+mod listener;
 mod options;
 mod transport;
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use alloc::rc::{Rc, Weak};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -24,13 +27,27 @@ pub use element::MEDIA_EVENTS;
 use options::Options;
 use transport::Via;
 
-thread_local! {
-    /// Live monitors by element: `monitor()` on a monitored element returns the same
-    /// monitor, and a monitor lives until `destroy()` even if the page drops the handle.
-    static MONITORS: RefCell<Vec<(HtmlMediaElement, Rc<RefCell<Inner>>)>> =
-        const { RefCell::new(Vec::new()) };
-    /// Page load time goes to the first player on the page only.
-    static PAGE_LOAD_TAKEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+/// Live monitors by element: `monitor()` on a monitored element returns the same
+/// monitor, and a monitor lives until `destroy()` even if the page drops the handle.
+static MONITORS: Global<RefCell<Vec<Monitored>>> = Global(RefCell::new(Vec::new()));
+
+/// A monitored element and its monitor.
+type Monitored = (HtmlMediaElement, Rc<RefCell<Inner>>);
+/// Page load time goes to the first player on the page only.
+static PAGE_LOAD_TAKEN: Global<Cell<bool>> = Global(Cell::new(false));
+
+/// A global of the page's one thread: what `thread_local!` gives, without std
+/// (the shipped build is `no_std`). The plugin is built without wasm threads, so
+/// nothing else can reach it.
+pub(crate) struct Global<T>(pub T);
+
+// SAFETY: wasm32 without the `atomics` feature has exactly one thread.
+unsafe impl<T> Sync for Global<T> {}
+
+impl<T> Global<T> {
+    pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.0)
+    }
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -134,7 +151,7 @@ pub fn monitor(
     };
     let page_load = player_init.filter(|_| !PAGE_LOAD_TAKEN.with(|t| t.replace(true)));
     let header = TraceHeader {
-        seed: format!("{:x}", transport::random_u64() >> 12),
+        seed: crate::json::hex16(transport::random_u64() >> 12),
         time_origin_us: origin_us,
         beacon_interval_ms: opts.beacon_interval_ms.unwrap_or(10_000.0) as u64,
         player_init_us: player_init.map(|t| trace::quantize_ms(t).0),
@@ -174,7 +191,7 @@ pub fn monitor(
             sender: sender.clone(),
             listeners: Vec::new(),
             timer: None,
-            on_timer: Closure::new(move || on_timer(&w1)),
+            on_timer: Closure::new(move |_: JsValue| on_timer(&w1)),
             frame_request: None,
             on_frame: Closure::new(move |now: f64, meta: JsValue| on_frame(&w2, now, meta)),
             display: (0, 0),
@@ -210,22 +227,9 @@ impl Monitor {
             let now = i.perf.now().max(i.last_now);
             let el = element::read_state(&i.video);
             let s = i.engine.snapshot(now, &el);
-            let out = SnapshotOut {
-                view_id: s.view_id.as_deref(),
-                seq: s.seq,
-                metrics: &s.metrics,
-            };
-            serde_json::to_string(&out).unwrap_or_default()
+            crate::json::snapshot(s.view_id.as_deref(), s.seq, &s.metrics)
         };
-        let obj = js_sys::JSON::parse(&json).unwrap_or(JsValue::NULL);
-        // Absent optional fields read as `null`, not `undefined`.
-        for key in ["view_id", "startup_ms", "error"] {
-            let k = JsValue::from_str(key);
-            if js_sys::Reflect::get(&obj, &k).is_ok_and(|v| v.is_undefined()) {
-                let _ = js_sys::Reflect::set(&obj, &k, &JsValue::NULL);
-            }
-        }
-        obj
+        js_sys::JSON::parse(&json).unwrap_or(JsValue::NULL)
     }
 
     /// Sends the current state now.
@@ -276,7 +280,7 @@ impl Monitor {
         )]
         r: JsValue,
     ) -> Result<(), JsError> {
-        let n = |k: &str| options::number(&r, k, &format!("rendition.{k}"));
+        let n = |k: &str| options::number(&r, k, &["rendition.", k].concat());
         let (w, h, b) = (n("width"), n("height"), n("bitrate"));
         let (w, h, b) = (w.map_err(js)?, h.map_err(js)?, b.map_err(js)?);
         self.feed_event(MediaEvent::Rendition {
@@ -337,16 +341,8 @@ impl Monitor {
     /// `cargo xtask replay FILE` replays them natively.
     pub fn trace(&self) -> Option<String> {
         let i = self.inner.try_borrow().ok()?;
-        serde_json::to_string(i.trace.as_ref()?).ok()
+        Some(crate::json::trace(i.trace.as_ref()?))
     }
-}
-
-#[derive(serde::Serialize)]
-struct SnapshotOut<'a> {
-    view_id: Option<&'a str>,
-    seq: u32,
-    #[serde(flatten)]
-    metrics: &'a crate::wire::ViewMetrics,
 }
 
 fn js(e: String) -> JsError {

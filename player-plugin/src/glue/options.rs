@@ -4,6 +4,8 @@
 //! plugin only ever *writes* JSON, and leaving the parser (and its float parsing)
 //! out keeps kilobytes off every viewer's download.
 
+use alloc::string::String;
+
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::wire::{VideoMeta, ViewContext};
@@ -51,7 +53,7 @@ pub struct Options {
 
 /// Smallest heartbeat period accepted, so a typo cannot flood the collector.
 pub const MIN_BEACON_INTERVAL_MS: f64 = 1000.0;
-/// Longest string option kept (ids, titles, keys).
+/// Longest string option kept (ids, titles, keys); the error message says 1024.
 pub const MAX_OPTION_LEN: usize = 1024;
 
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
@@ -66,25 +68,26 @@ pub fn string(obj: &JsValue, key: &str, path: &str) -> Result<Option<String>, St
     }
     match v.as_string() {
         Some(s) if s.len() <= MAX_OPTION_LEN => Ok(Some(s)),
-        Some(_) => Err(format!("{path}: longer than {MAX_OPTION_LEN} characters")),
-        None => Err(format!("{path}: expected a string")),
+        Some(_) => Err([path, ": longer than 1024 characters"].concat()),
+        None => Err([path, ": expected a string"].concat()),
     }
 }
 
 /// Content metadata `{ id, title, series, duration, cdn }` (absent: empty).
 pub fn video_meta(obj: &JsValue, path: &str) -> Result<VideoMeta, String> {
+    let mut v = VideoMeta::default();
     if !obj.is_object() {
-        return Ok(VideoMeta::default());
+        return Ok(v);
     }
-    let key = |k: &str| format!("{path}.{k}");
-    Ok(VideoMeta {
-        id: string(obj, "id", &key("id"))?,
-        title: string(obj, "title", &key("title"))?,
-        series: string(obj, "series", &key("series"))?,
-        duration_ms: number(obj, "duration", &key("duration"))?.map(|d| d as u64),
-        cdn: string(obj, "cdn", &key("cdn"))?,
-        ..VideoMeta::default()
-    })
+    // Field by field into one value, so an error drops one struct (less code
+    // than a struct literal whose every `?` drops a different set of strings).
+    let key = |k: &str| [path, ".", k].concat();
+    v.id = string(obj, "id", &key("id"))?;
+    v.title = string(obj, "title", &key("title"))?;
+    v.series = string(obj, "series", &key("series"))?;
+    v.duration_ms = number(obj, "duration", &key("duration"))?.map(|d| d as u64);
+    v.cdn = string(obj, "cdn", &key("cdn"))?;
+    Ok(v)
 }
 
 /// A non-negative number option: absent is `None`.
@@ -95,7 +98,7 @@ pub fn number(obj: &JsValue, key: &str, path: &str) -> Result<Option<f64>, Strin
     }
     match v.as_f64() {
         Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
-        _ => Err(format!("{path}: expected a non-negative number")),
+        _ => Err([path, ": expected a non-negative number"].concat()),
     }
 }
 
@@ -111,44 +114,40 @@ impl Options {
         let property = string(value, "property", "options.property")?
             .filter(|s| !s.is_empty())
             .ok_or("options.property: required (the property key)")?;
-        let video = video_meta(&get(value, "video"), "options.video")?;
-        let sample_rate = number(value, "sampleRate", "options.sampleRate")?.unwrap_or(1.0);
-        if !(sample_rate > 0.0 && sample_rate <= 1.0) {
+        // Field by field into one value (see `video_meta`).
+        let mut o = Options {
+            collector,
+            property,
+            ..Options::default()
+        };
+        o.video = video_meta(&get(value, "video"), "options.video")?;
+        o.sample_rate = number(value, "sampleRate", "options.sampleRate")?.unwrap_or(1.0);
+        if !(o.sample_rate > 0.0 && o.sample_rate <= 1.0) {
             return Err("options.sampleRate: a number in (0, 1]".into());
         }
         let interval = get(value, "beaconIntervalMs");
-        let beacon_interval_ms = if interval.is_undefined() {
-            None
-        } else {
+        if !interval.is_undefined() {
             match interval.as_f64() {
-                Some(ms) if ms >= MIN_BEACON_INTERVAL_MS => Some(ms),
+                Some(ms) if ms >= MIN_BEACON_INTERVAL_MS => o.beacon_interval_ms = Some(ms),
                 _ => return Err("options.beaconIntervalMs: a number of at least 1000".into()),
             }
-        };
-        let player = get(value, "player");
+        }
+        o.player_init_time = number(value, "playerInitTime", "options.playerInitTime")?;
         let autoplay = get(value, "autoplay");
-        Ok(Options {
-            player_init_time: number(value, "playerInitTime", "options.playerInitTime")?,
-            autoplay: if autoplay.is_undefined() {
-                None
-            } else {
-                Some(autoplay.is_truthy())
-            },
-            player_name: string(&player, "name", "options.player.name")?,
-            player_version: string(&player, "version", "options.player.version")?,
-            experiment: string(value, "experiment", "options.experiment")?,
-            debug: get(value, "debug").is_truthy(),
-            sample_rate,
-            respect_dnt: get(value, "respectDoNotTrack").is_truthy(),
-            consent: !matches!(get(value, "consent").as_bool(), Some(false)),
-            cookieless: get(value, "cookieless").is_truthy(),
-            collector,
-            property,
-            video,
-            beacon_interval_ms,
-            viewer_id: string(value, "viewerId", "options.viewerId")?,
-            on_beacon: get(value, "onBeacon").dyn_into::<js_sys::Function>().ok(),
-        })
+        if !autoplay.is_undefined() {
+            o.autoplay = Some(autoplay.is_truthy());
+        }
+        let player = get(value, "player");
+        o.player_name = string(&player, "name", "options.player.name")?;
+        o.player_version = string(&player, "version", "options.player.version")?;
+        o.experiment = string(value, "experiment", "options.experiment")?;
+        o.debug = get(value, "debug").is_truthy();
+        o.respect_dnt = get(value, "respectDoNotTrack").is_truthy();
+        o.consent = !matches!(get(value, "consent").as_bool(), Some(false));
+        o.cookieless = get(value, "cookieless").is_truthy();
+        o.viewer_id = string(value, "viewerId", "options.viewerId")?;
+        o.on_beacon = get(value, "onBeacon").dyn_into::<js_sys::Function>().ok();
+        Ok(o)
     }
 
     /// The page and player context for this monitor's views.
@@ -166,6 +165,6 @@ impl Options {
 
     /// `POST` endpoint for beacons.
     pub fn beacons_url(&self) -> String {
-        format!("{}/v1/beacons", self.collector.trim_end_matches('/'))
+        [self.collector.trim_end_matches('/'), "/v1/beacons"].concat()
     }
 }

@@ -9,8 +9,10 @@
 //! with `navigator.sendBeacon`. Bodies are JSON strings, which the browser labels
 //! `text/plain`: no CORS preflight.
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use alloc::rc::{Rc, Weak};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -48,14 +50,14 @@ pub struct Sender {
     persist: bool,
     perf: web_sys::Performance,
     timer: Option<i32>,
-    on_timer: Closure<dyn FnMut()>,
+    on_timer: Closure<dyn FnMut(JsValue)>,
     on_response: Closure<dyn FnMut(JsValue)>,
     on_failure: Closure<dyn FnMut(JsValue)>,
 }
 
-thread_local! {
-    static SENDERS: RefCell<Vec<Rc<RefCell<Sender>>>> = const { RefCell::new(Vec::new()) };
-}
+/// The page's senders.
+static SENDERS: super::Global<RefCell<Vec<Rc<RefCell<Sender>>>>> =
+    super::Global(RefCell::new(Vec::new()));
 
 /// The page's sender for `url` and `property`, created (and its saved queue
 /// restored) on first use.
@@ -75,21 +77,21 @@ pub fn sender(
     if let Some(s) = existing {
         return s;
     }
-    let prefix = format!("{STORAGE_PREFIX}{url}|{property}|");
+    let prefix = [STORAGE_PREFIX, &url, "|", &property, "|"].concat();
     let sender = Rc::new_cyclic(|weak: &Weak<RefCell<Sender>>| {
         let (w1, w2, w3) = (weak.clone(), weak.clone(), weak.clone());
         RefCell::new(Sender {
             url,
             property,
             viewer_id,
-            storage_key: format!("{prefix}{:x}", random_u64() >> 16),
+            storage_key: prefix.clone() + &crate::json::hex16(random_u64() >> 16),
             outbox: Outbox::new(OutboxConfig::default()),
             hooks: Vec::new(),
             enabled: true,
             persist,
             perf,
             timer: None,
-            on_timer: Closure::new(move || {
+            on_timer: Closure::new(move |_: JsValue| {
                 if let Some(s) = w1.upgrade() {
                     if let Ok(mut x) = s.try_borrow_mut() {
                         x.timer = None;
@@ -238,7 +240,7 @@ fn pump(sender: &Rc<RefCell<Sender>>, outcome: Option<Outcome>) -> Sent {
     let _ = window
         .fetch_with_str_and_init(&s.url, &init)
         .then2(&s.on_response, &s.on_failure);
-    vec![(body, s.hooks.clone())]
+    alloc::vec![(body, s.hooks.clone())]
 }
 
 /// Calls the page hooks with each body sent, as a plain object.
@@ -310,7 +312,7 @@ pub fn viewer_id(store: bool) -> String {
             return id;
         }
     }
-    let id = format!("{:016x}", random_u64());
+    let id = crate::json::hex16(random_u64());
     if let Some(s) = storage {
         let _ = s.set_item(KEY, &id);
     }

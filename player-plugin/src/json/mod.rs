@@ -1,0 +1,416 @@
+//! The plugin's JSON writer: beacons, batch envelopes, snapshots and traces.
+//!
+//! Why not serde_json: in the wasm build its serializer, with `core::fmt` for the
+//! numbers, was about a third of the plugin that every viewer downloads. The plugin
+//! only ever *writes* JSON, of a few known shapes, with integer numbers only (wire
+//! rule: whole milliseconds), so it writes them directly. The output is
+//! byte-for-byte what serde_json writes for the same values (same field order, same
+//! skipped fields, same string escapes): `tests/json.rs` checks that natively on
+//! many generated values, and parses it back with serde into the same value. The
+//! serde derives in `wire` stay the one definition the collector decodes with.
+
+mod trace;
+
+pub use trace::trace;
+
+use alloc::string::String;
+
+use crate::wire::{
+    Beacon, NotableEvent, PlaybackError, Reason, StreamType, VideoMeta, ViewContext, ViewMetrics,
+};
+
+/// A JSON text being written; commas are placed automatically.
+#[derive(Default)]
+pub struct Json {
+    /// The text so far.
+    pub out: String,
+    /// The next member or element is the first of its object or array.
+    first: bool,
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl Json {
+    pub(crate) fn raw(&mut self, s: &str) {
+        self.out.push_str(s);
+    }
+
+    /// `{` or `[`.
+    pub fn open(&mut self, c: char) {
+        self.out.push(c);
+        self.first = true;
+    }
+
+    /// `}` or `]`.
+    pub fn close(&mut self, c: char) {
+        self.out.push(c);
+        self.first = false;
+    }
+
+    /// The separator before a member or an element.
+    pub fn sep(&mut self) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+    }
+
+    /// `"k":` (keys are plain ASCII identifiers: no escaping needed).
+    pub fn key(&mut self, k: &str) {
+        self.sep();
+        self.out.push('"');
+        self.raw(k);
+        self.raw("\":");
+    }
+
+    /// A string value, escaped as serde_json escapes it.
+    pub fn str(&mut self, s: &str) {
+        self.out.push('"');
+        let mut start = 0;
+        for (i, b) in s.bytes().enumerate() {
+            let esc: &str = match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0x08 => "\\b",
+                0x0c => "\\f",
+                0..=0x1f => "",
+                _ => continue,
+            };
+            // `i` is at an ASCII byte, so both slices fall on char boundaries.
+            self.out.push_str(s.get(start..i).unwrap_or_default());
+            start = i + 1;
+            if esc.is_empty() {
+                self.raw("\\u00");
+                self.out.push(HEX[usize::from(b >> 4)] as char);
+                self.out.push(HEX[usize::from(b & 0xf)] as char);
+            } else {
+                self.raw(esc);
+            }
+        }
+        self.out.push_str(s.get(start..).unwrap_or_default());
+        self.out.push('"');
+    }
+
+    /// An unsigned integer value.
+    pub fn uint(&mut self, mut n: u64) {
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for &d in &buf[i..] {
+            self.out.push(d as char);
+        }
+    }
+
+    /// A signed integer value.
+    pub fn int(&mut self, n: i64) {
+        if n < 0 {
+            self.out.push('-');
+        }
+        self.uint(n.unsigned_abs());
+    }
+
+    /// `true` or `false`.
+    pub fn boolean(&mut self, v: bool) {
+        self.raw(if v { "true" } else { "false" });
+    }
+
+    /// `"k":"v"`.
+    pub fn s(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.str(v);
+    }
+
+    /// `"k":n`.
+    pub fn n(&mut self, k: &str, v: u64) {
+        self.key(k);
+        self.uint(v);
+    }
+
+    /// `"k":n` (signed).
+    pub fn i(&mut self, k: &str, v: i64) {
+        self.key(k);
+        self.int(v);
+    }
+
+    /// `"k":true|false`.
+    pub fn b(&mut self, k: &str, v: bool) {
+        self.key(k);
+        self.boolean(v);
+    }
+
+    /// `"k":"v"`, or nothing when `None` (serde's `skip_serializing_if`).
+    pub fn opt_s(&mut self, k: &str, v: &Option<String>) {
+        if let Some(v) = v {
+            self.s(k, v);
+        }
+    }
+
+    /// `"k":n`, or nothing when `None`.
+    pub fn opt_n(&mut self, k: &str, v: Option<u64>) {
+        if let Some(v) = v {
+            self.n(k, v);
+        }
+    }
+
+    /// `"k":n`, or `"k":null` when `None` (an `Option` serde does not skip).
+    pub(crate) fn null_i(&mut self, k: &str, v: Option<i64>) {
+        match v {
+            Some(v) => self.i(k, v),
+            None => {
+                self.key(k);
+                self.raw("null");
+            }
+        }
+    }
+}
+
+/// Lowercase hex of `n`, always 16 digits.
+pub fn hex16(n: u64) -> String {
+    (0..16)
+        .map(|i| HEX[((n >> (60 - 4 * i)) & 0xF) as usize] as char)
+        .collect()
+}
+
+/// One beacon as JSON (the persisted form, and an element of a batch).
+pub fn beacon(b: &Beacon) -> String {
+    let mut j = Json::default();
+    write_beacon(&mut j, b);
+    j.out
+}
+
+fn write_beacon(j: &mut Json, b: &Beacon) {
+    j.open('{');
+    j.s("view_id", &b.view_id);
+    j.n("seq", b.seq.into());
+    j.s("reason", reason(b.reason));
+    j.n("started_at_ms", b.started_at_ms);
+    j.n("at_ms", b.at_ms);
+    j.s("plugin_version", &b.plugin_version);
+    j.key("video");
+    video(j, &b.video);
+    j.key("context");
+    context(j, &b.context);
+    j.key("metrics");
+    metrics(j, &b.metrics, false);
+    if !b.events.is_empty() {
+        j.key("events");
+        j.open('[');
+        for e in &b.events {
+            j.sep();
+            event(j, e);
+        }
+        j.close(']');
+    }
+    j.close('}');
+}
+
+/// The `wire::Batch` envelope around already serialised beacons. An empty
+/// `viewer_id` means cookieless mode.
+pub fn batch<'a>(
+    v: u32,
+    property: &str,
+    viewer_id: &str,
+    beacons: impl Iterator<Item = &'a str>,
+) -> String {
+    let mut j = Json::default();
+    j.open('{');
+    j.n("v", v.into());
+    j.s("property", property);
+    j.s("viewer_id", viewer_id);
+    if viewer_id.is_empty() {
+        j.b("cookieless", true);
+    }
+    j.key("beacons");
+    j.open('[');
+    for b in beacons {
+        j.sep();
+        j.raw(b);
+    }
+    j.close(']');
+    j.close('}');
+    j.out
+}
+
+/// What `Monitor.snapshot()` returns: `view_id`, `seq` and the metrics in one
+/// object, with `view_id`, `startup_ms` and `error` written as `null` when absent.
+pub fn snapshot(view_id: Option<&str>, seq: u32, m: &ViewMetrics) -> String {
+    let mut j = Json::default();
+    j.open('{');
+    j.key("view_id");
+    match view_id {
+        Some(id) => j.str(id),
+        None => j.raw("null"),
+    }
+    j.n("seq", seq.into());
+    metrics_fields(&mut j, m, true);
+    j.close('}');
+    j.out
+}
+
+fn reason(r: Reason) -> &'static str {
+    match r {
+        Reason::ViewStart => "view_start",
+        Reason::FirstFrame => "first_frame",
+        Reason::Error => "error",
+        Reason::Ended => "ended",
+        Reason::Interval => "interval",
+        Reason::Flush => "flush",
+        Reason::ViewEnd => "view_end",
+    }
+}
+
+pub(crate) fn video(j: &mut Json, v: &VideoMeta) {
+    j.open('{');
+    j.opt_s("id", &v.id);
+    j.opt_s("title", &v.title);
+    j.opt_s("series", &v.series);
+    j.opt_n("duration_ms", v.duration_ms);
+    if let Some(t) = v.stream_type {
+        j.s(
+            "stream_type",
+            match t {
+                StreamType::OnDemand => "on_demand",
+                StreamType::Live => "live",
+            },
+        );
+    }
+    j.opt_s("src", &v.src);
+    j.opt_s("cdn", &v.cdn);
+    j.close('}');
+}
+
+pub(crate) fn context(j: &mut Json, c: &ViewContext) {
+    j.open('{');
+    j.opt_s("page_host", &c.page_host);
+    j.opt_s("page_path", &c.page_path);
+    j.opt_s("player_name", &c.player_name);
+    j.opt_s("player_version", &c.player_version);
+    j.b("autoplay", c.autoplay);
+    j.opt_s("experiment", &c.experiment);
+    j.close('}');
+}
+
+fn metrics(j: &mut Json, m: &ViewMetrics, nulls: bool) {
+    j.open('{');
+    metrics_fields(j, m, nulls);
+    j.close('}');
+}
+
+/// The members of `ViewMetrics`; with `nulls`, an absent `startup_ms` or `error`
+/// is written as `null` (the snapshot's shape) instead of left out.
+fn metrics_fields(j: &mut Json, m: &ViewMetrics, nulls: bool) {
+    let null = |j: &mut Json, k: &str| {
+        if nulls {
+            j.key(k);
+            j.raw("null");
+        }
+    };
+    match m.startup_ms {
+        Some(v) => j.n("startup_ms", v),
+        None => null(j, "startup_ms"),
+    }
+    j.b("startup_invalid", m.startup_invalid);
+    j.b("first_frame", m.first_frame);
+    j.n("rebuffer_count", m.rebuffer_count.into());
+    j.n("rebuffer_ms", m.rebuffer_ms);
+    j.n("rebuffer_max_ms", m.rebuffer_max_ms);
+    j.n("watch_ms", m.watch_ms);
+    j.n("playing_ms", m.playing_ms);
+    j.n("seek_count", m.seek_count.into());
+    j.n("seek_ms", m.seek_ms);
+    j.n("seek_max_ms", m.seek_max_ms);
+    j.n("pause_count", m.pause_count.into());
+    j.n("rate_changes", m.rate_changes.into());
+    j.n("volume_changes", m.volume_changes.into());
+    j.n("fullscreen_ms", m.fullscreen_ms);
+    j.opt_n("player_startup_ms", m.player_startup_ms);
+    j.opt_n("page_load_ms", m.page_load_ms);
+    j.opt_n("aggregate_startup_ms", m.aggregate_startup_ms);
+    j.n("max_position_ms", m.max_position_ms);
+    j.opt_s("coverage", &m.coverage);
+    j.n("coverage_buckets", m.coverage_buckets.into());
+    j.b("completed", m.completed);
+    j.opt_n("mean_height", m.mean_height.map(u64::from));
+    j.n("rendition_changes", m.rendition_changes.into());
+    j.n("upscale_permille", m.upscale_permille.into());
+    j.n("downscale_permille", m.downscale_permille.into());
+    j.n("max_upscale_permille", m.max_upscale_permille.into());
+    j.n("dropped_frames", m.dropped_frames.into());
+    j.n("total_frames", m.total_frames.into());
+    j.opt_n("throughput_bps", m.throughput_bps);
+    match &m.error {
+        Some(e) => {
+            j.key("error");
+            playback_error(j, e);
+        }
+        None => null(j, "error"),
+    }
+    j.b("ended", m.ended);
+    j.b("view_ended", m.view_ended);
+}
+
+fn playback_error(j: &mut Json, e: &PlaybackError) {
+    j.open('{');
+    j.n("code", e.code.into());
+    j.s("message", &e.message);
+    j.b("before_first_frame", e.before_first_frame);
+    j.close('}');
+}
+
+fn event(j: &mut Json, e: &NotableEvent) {
+    j.open('{');
+    match e {
+        NotableEvent::Stall { at_ms, dur_ms } => {
+            j.s("kind", "stall");
+            j.n("at_ms", *at_ms);
+            j.n("dur_ms", *dur_ms);
+        }
+        NotableEvent::Seek {
+            at_ms,
+            dur_ms,
+            from_ms,
+            to_ms,
+        } => {
+            j.s("kind", "seek");
+            j.n("at_ms", *at_ms);
+            j.n("dur_ms", *dur_ms);
+            j.n("from_ms", *from_ms);
+            j.n("to_ms", *to_ms);
+        }
+        NotableEvent::Rendition {
+            at_ms,
+            width,
+            height,
+            bitrate,
+        } => {
+            j.s("kind", "rendition");
+            j.n("at_ms", *at_ms);
+            j.n("width", (*width).into());
+            j.n("height", (*height).into());
+            j.opt_n("bitrate", *bitrate);
+        }
+        NotableEvent::Error {
+            at_ms,
+            code,
+            message,
+            fatal,
+        } => {
+            j.s("kind", "error");
+            j.n("at_ms", *at_ms);
+            j.n("code", (*code).into());
+            j.s("message", message);
+            j.b("fatal", *fatal);
+        }
+    }
+    j.close('}');
+}
