@@ -122,9 +122,9 @@ function onBeacon(batch) {
     cell(tr, fmt(b.reason));
     cell(tr, fmt(b.seq), true);
     cell(tr, fmt(m.startup_ms), true);
-    cell(tr, fmt(m.rebuffer_count), true);
-    cell(tr, fmt(m.rebuffer_ms), true);
-    cell(tr, fmt(m.playing_ms), true);
+    cell(tr, fmt(m.rebuffer_count ?? 0), true); // beacons leave out members at 0
+    cell(tr, fmt(m.rebuffer_ms ?? 0), true);
+    cell(tr, fmt(m.playing_ms ?? 0), true);
     cell(tr, m.error ? fmt(m.error.code) : '');
     beaconBody.insertBefore(tr, beaconBody.firstChild);
   }

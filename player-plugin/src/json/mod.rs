@@ -201,7 +201,7 @@ fn write_beacon(j: &mut Json, b: &Beacon) {
     j.key("context");
     context(j, &b.context);
     j.key("metrics");
-    metrics(j, &b.metrics, false);
+    metrics(j, &b.metrics, Shape::Wire);
     if !b.events.is_empty() {
         j.key("events");
         j.open('[');
@@ -252,7 +252,7 @@ pub fn snapshot(view_id: Option<&str>, seq: u32, m: &ViewMetrics) -> String {
         None => j.raw("null"),
     }
     j.n("seq", seq.into());
-    metrics_fields(&mut j, m, true);
+    metrics_fields(&mut j, m, Shape::Snapshot);
     j.close('}');
     j.out
 }
@@ -300,53 +300,76 @@ pub(crate) fn context(j: &mut Json, c: &ViewContext) {
     j.close('}');
 }
 
-fn metrics(j: &mut Json, m: &ViewMetrics, nulls: bool) {
+/// How `ViewMetrics` is written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// In a beacon: members at their default (0, `false`, absent) are left out;
+    /// the collector reads a missing member as its default (`#[serde(default)]` on
+    /// every member of `wire::ViewMetrics`), so the snapshot means the same and a
+    /// steady-state beacon is about half the bytes.
+    Wire,
+    /// `Monitor.snapshot()`: every member, `startup_ms` and `error` as `null` when
+    /// absent, so pages can read any key.
+    Snapshot,
+}
+
+fn metrics(j: &mut Json, m: &ViewMetrics, shape: Shape) {
     j.open('{');
-    metrics_fields(j, m, nulls);
+    metrics_fields(j, m, shape);
     j.close('}');
 }
 
-/// The members of `ViewMetrics`; with `nulls`, an absent `startup_ms` or `error`
-/// is written as `null` (the snapshot's shape) instead of left out.
-fn metrics_fields(j: &mut Json, m: &ViewMetrics, nulls: bool) {
+/// The members of `ViewMetrics` in `shape`.
+fn metrics_fields(j: &mut Json, m: &ViewMetrics, shape: Shape) {
+    let full = shape == Shape::Snapshot;
     let null = |j: &mut Json, k: &str| {
-        if nulls {
+        if full {
             j.key(k);
             j.raw("null");
+        }
+    };
+    let n = |j: &mut Json, k: &str, v: u64| {
+        if full || v != 0 {
+            j.n(k, v);
+        }
+    };
+    let b = |j: &mut Json, k: &str, v: bool| {
+        if full || v {
+            j.b(k, v);
         }
     };
     match m.startup_ms {
         Some(v) => j.n("startup_ms", v),
         None => null(j, "startup_ms"),
     }
-    j.b("startup_invalid", m.startup_invalid);
-    j.b("first_frame", m.first_frame);
-    j.n("rebuffer_count", m.rebuffer_count.into());
-    j.n("rebuffer_ms", m.rebuffer_ms);
-    j.n("rebuffer_max_ms", m.rebuffer_max_ms);
-    j.n("watch_ms", m.watch_ms);
-    j.n("playing_ms", m.playing_ms);
-    j.n("seek_count", m.seek_count.into());
-    j.n("seek_ms", m.seek_ms);
-    j.n("seek_max_ms", m.seek_max_ms);
-    j.n("pause_count", m.pause_count.into());
-    j.n("rate_changes", m.rate_changes.into());
-    j.n("volume_changes", m.volume_changes.into());
-    j.n("fullscreen_ms", m.fullscreen_ms);
+    b(j, "startup_invalid", m.startup_invalid);
+    b(j, "first_frame", m.first_frame);
+    n(j, "rebuffer_count", m.rebuffer_count.into());
+    n(j, "rebuffer_ms", m.rebuffer_ms);
+    n(j, "rebuffer_max_ms", m.rebuffer_max_ms);
+    n(j, "watch_ms", m.watch_ms);
+    n(j, "playing_ms", m.playing_ms);
+    n(j, "seek_count", m.seek_count.into());
+    n(j, "seek_ms", m.seek_ms);
+    n(j, "seek_max_ms", m.seek_max_ms);
+    n(j, "pause_count", m.pause_count.into());
+    n(j, "rate_changes", m.rate_changes.into());
+    n(j, "volume_changes", m.volume_changes.into());
+    n(j, "fullscreen_ms", m.fullscreen_ms);
     j.opt_n("player_startup_ms", m.player_startup_ms);
     j.opt_n("page_load_ms", m.page_load_ms);
     j.opt_n("aggregate_startup_ms", m.aggregate_startup_ms);
-    j.n("max_position_ms", m.max_position_ms);
+    n(j, "max_position_ms", m.max_position_ms);
     j.opt_s("coverage", &m.coverage);
-    j.n("coverage_buckets", m.coverage_buckets.into());
-    j.b("completed", m.completed);
+    n(j, "coverage_buckets", m.coverage_buckets.into());
+    b(j, "completed", m.completed);
     j.opt_n("mean_height", m.mean_height.map(u64::from));
-    j.n("rendition_changes", m.rendition_changes.into());
-    j.n("upscale_permille", m.upscale_permille.into());
-    j.n("downscale_permille", m.downscale_permille.into());
-    j.n("max_upscale_permille", m.max_upscale_permille.into());
-    j.n("dropped_frames", m.dropped_frames.into());
-    j.n("total_frames", m.total_frames.into());
+    n(j, "rendition_changes", m.rendition_changes.into());
+    n(j, "upscale_permille", m.upscale_permille.into());
+    n(j, "downscale_permille", m.downscale_permille.into());
+    n(j, "max_upscale_permille", m.max_upscale_permille.into());
+    n(j, "dropped_frames", m.dropped_frames.into());
+    n(j, "total_frames", m.total_frames.into());
     j.opt_n("throughput_bps", m.throughput_bps);
     match &m.error {
         Some(e) => {
@@ -355,8 +378,8 @@ fn metrics_fields(j: &mut Json, m: &ViewMetrics, nulls: bool) {
         }
         None => null(j, "error"),
     }
-    j.b("ended", m.ended);
-    j.b("view_ended", m.view_ended);
+    b(j, "ended", m.ended);
+    b(j, "view_ended", m.view_ended);
 }
 
 fn playback_error(j: &mut Json, e: &PlaybackError) {
