@@ -133,6 +133,8 @@ impl<'t> Apply<'t> {
                 )?;
                 record.event_count += 1;
             }
+            // The timeline lives in `view_events`; the record keeps no copy.
+            record.beacon.events = Vec::new();
             let mut delta = Counters::of_view(&record.beacon.metrics);
             if let Some(p) = &previous {
                 delta.sub(&Counters::of_view(&p.beacon.metrics));
@@ -214,35 +216,77 @@ impl<'t> Apply<'t> {
     }
 
     /// Moves the rollups from `prev`'s contribution to `next`'s.
+    ///
+    /// An update whose rows are the same as before (same start bucket and
+    /// dimension values, the usual case) moves each row once by `next − prev`;
+    /// otherwise `prev` leaves its rows and `next` joins its own.
     fn shift(
         &mut self,
         prev: Option<&ViewRecord>,
         next: Option<&ViewRecord>,
     ) -> Result<(), StoreError> {
         let next_values = next.map(dims::values);
-        for (record, add) in [(prev, false), (next, true)] {
-            let Some(r) = record else { continue };
-            let c = Counters::of_view(&r.beacon.metrics);
-            let prev_values;
-            let values = match (&next_values, add) {
-                (Some(v), true) => v,
-                _ => {
-                    prev_values = dims::values(r);
-                    &prev_values
-                }
-            };
-            for (dim, value) in values {
-                for level in 0..LEVEL_MS.len() as u8 {
-                    let key = key_of(level, *dim, r.beacon.started_at_ms, value);
-                    let row = self.cache.counters(&self.counters, key)?;
-                    if add {
-                        row.add(&c);
-                    } else {
-                        row.sub(&c);
+        let prev_values = prev.map(dims::values);
+        let same_rows = match (prev, next) {
+            (Some(p), Some(n)) => {
+                p.beacon.started_at_ms == n.beacon.started_at_ms && prev_values == next_values
+            }
+            _ => false,
+        };
+        if same_rows {
+            let (p, n) = (prev.expect("same_rows"), next.expect("same_rows"));
+            let (old, new) = (
+                Counters::of_view(&p.beacon.metrics),
+                Counters::of_view(&n.beacon.metrics),
+            );
+            if old != new {
+                for (dim, value) in next_values.as_deref().unwrap_or_default() {
+                    for level in 0..LEVEL_MS.len() as u8 {
+                        let key = key_of(level, *dim, n.beacon.started_at_ms, value);
+                        let row = self.cache.counters(&self.counters, key)?;
+                        row.sub(&old);
+                        row.add(&new);
                     }
                 }
             }
-            self.shift_retention(r, add)?;
+        } else {
+            for (record, values, add) in [(prev, &prev_values, false), (next, &next_values, true)] {
+                let (Some(r), Some(values)) = (record, values) else {
+                    continue;
+                };
+                let c = Counters::of_view(&r.beacon.metrics);
+                for (dim, value) in values {
+                    for level in 0..LEVEL_MS.len() as u8 {
+                        let key = key_of(level, *dim, r.beacon.started_at_ms, value);
+                        let row = self.cache.counters(&self.counters, key)?;
+                        if add {
+                            row.add(&c);
+                        } else {
+                            row.sub(&c);
+                        }
+                    }
+                }
+            }
+        }
+        fn retention_moves(r: &ViewRecord) -> (Option<&str>, Option<&str>, u16) {
+            let m = &r.beacon.metrics;
+            (
+                r.beacon.video.id.as_deref(),
+                m.coverage.as_deref(),
+                m.coverage_buckets,
+            )
+        }
+        let unchanged_retention = match (prev, next) {
+            (Some(p), Some(n)) => retention_moves(p) == retention_moves(n),
+            _ => false,
+        };
+        if !unchanged_retention {
+            if let Some(p) = prev {
+                self.shift_retention(p, false)?;
+            }
+            if let Some(n) = next {
+                self.shift_retention(n, true)?;
+            }
         }
         // Sketches only ever add: the viewer once per view, the startup time once,
         // when it first appears.
@@ -254,12 +298,13 @@ impl<'t> Apply<'t> {
                 .startup_ms
                 .filter(|_| prev.is_none_or(|p| p.beacon.metrics.startup_ms.is_none()));
             if new_view || new_startup.is_some() {
+                let viewer = new_view.then(|| crate::sketch::viewer_hash(&n.viewer_id));
                 for (dim, value) in values {
                     for level in 0..LEVEL_MS.len() as u8 {
                         let key = key_of(level, *dim, n.beacon.started_at_ms, value);
                         let row = self.cache.sketches(&self.sketches, key)?;
-                        if new_view {
-                            row.add_viewer(&n.viewer_id);
+                        if let Some(h) = viewer {
+                            row.add_viewer_hash(h);
                         }
                         if let Some(ms) = new_startup {
                             row.add_startup(ms);

@@ -54,6 +54,12 @@ impl Sketches {
         self.viewers.insert(viewer_id);
     }
 
+    /// Adds a viewer id hashed once by [`viewer_hash`] (a view adds its viewer
+    /// to 36 rows: one hash instead of 36).
+    pub fn add_viewer_hash(&mut self, hash: u64) {
+        self.viewers.insert_hash(hash);
+    }
+
     /// Merges another row's sketches into this one.
     pub fn merge(&mut self, other: &Sketches) {
         // Same config on both sides: merge cannot fail.
@@ -99,9 +105,27 @@ impl Sketches {
     }
 }
 
+/// The hash [`Sketches::add_viewer`] computes for an id (the estimator's own
+/// hasher, WyHash, over the `str`), for [`Sketches::add_viewer_hash`].
+pub fn viewer_hash(viewer_id: &str) -> u64 {
+    use std::hash::BuildHasher;
+    std::hash::BuildHasherDefault::<wyhash::WyHash>::default().hash_one(viewer_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashed_viewer_is_the_same_viewer() {
+        let mut a = Sketches::default();
+        a.add_viewer("viewer-1");
+        a.add_viewer_hash(viewer_hash("viewer-1"));
+        assert_eq!(a.unique_viewers(), 1);
+        let mut b = Sketches::default();
+        b.add_viewer_hash(viewer_hash("viewer-1"));
+        assert_eq!(a.encode(), b.encode());
+    }
 
     #[test]
     fn startup_quantiles_within_relative_error() {
