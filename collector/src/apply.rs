@@ -7,7 +7,7 @@
 //! rollups always equal the sum of the stored views' counters.
 
 use redb::{ReadableTable, Table, WriteTransaction};
-use vidpulse_plugin::wire::Batch;
+use vidpulse_plugin::wire::{Batch, NotableEvent};
 
 use crate::dims::{self, ClientDims, Dim};
 use crate::rollup::{
@@ -15,8 +15,8 @@ use crate::rollup::{
     ROLLUP_SKETCHES,
 };
 use crate::store::{
-    Applied, Received, StoreError, ViewRecord, VIEWS, VIEWS_BY_STARTED_AT, VIEWS_BY_VIEWER,
-    VIEW_EVENTS,
+    decode_record, encode_record, Applied, Received, StoreError, ViewRecord, VIEWS,
+    VIEWS_BY_STARTED_AT, VIEWS_BY_VIEWER, VIEW_EVENTS,
 };
 
 /// What one accepted beacon changed, for the live view ([`crate::live`]).
@@ -43,8 +43,10 @@ pub struct Apply<'t> {
     events: Table<'t, (&'static str, u32), Bytes>,
     counters: Table<'t, RollupKey, Bytes>,
     sketches: Table<'t, RollupKey, Bytes>,
-    retention: Table<'t, (&'static str, u16), Bytes>,
+    retention: Table<'t, rollup::RetentionKey, Bytes>,
     cache: RollupCache,
+    /// Encoding buffer, reused.
+    buf: Vec<u8>,
     /// Most timeline events kept per view.
     pub max_view_events: u32,
 }
@@ -71,6 +73,7 @@ impl<'t> Apply<'t> {
             sketches: txn.open_table(ROLLUP_SKETCHES)?,
             retention: txn.open_table(RETENTION)?,
             cache,
+            buf: Vec::new(),
             max_view_events,
         })
     }
@@ -78,9 +81,18 @@ impl<'t> Apply<'t> {
     /// Reads a stored view.
     pub fn view(&self, view_id: &str) -> Result<Option<ViewRecord>, StoreError> {
         Ok(match self.views.get(view_id)? {
-            Some(bytes) => Some(serde_json::from_slice(bytes.value())?),
+            Some(bytes) => Some(decode_record(bytes.value())?),
             None => None,
         })
+    }
+
+    /// Every stored view id.
+    pub fn view_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::new();
+        for entry in self.views.iter()? {
+            ids.push(entry?.0.value().to_owned());
+        }
+        Ok(ids)
     }
 
     /// Applies a validated batch: per view, a beacon whose `seq` is above the
@@ -91,8 +103,21 @@ impl<'t> Apply<'t> {
         received: &Received,
         changes: &mut Vec<Change>,
     ) -> Result<Applied, StoreError> {
+        self.batch_prepared(batch, received, None, changes)
+    }
+
+    /// [`Apply::batch`] with each beacon's JSON (without its events) and the
+    /// client's dimensions already made by the request's task
+    /// ([`crate::writer::Prepared`]), so the writer thread does not make them.
+    pub fn batch_prepared(
+        &mut self,
+        batch: &Batch,
+        received: &Received,
+        prepared: Option<&crate::writer::Prepared>,
+        changes: &mut Vec<Change>,
+    ) -> Result<Applied, StoreError> {
         let mut applied = Applied::default();
-        for beacon in &batch.beacons {
+        for (i, beacon) in batch.beacons.iter().enumerate() {
             let previous = self.view(&beacon.view_id)?;
             if previous
                 .as_ref()
@@ -104,6 +129,7 @@ impl<'t> Apply<'t> {
             let client = previous
                 .as_ref()
                 .and_then(|p| p.client.clone())
+                .or_else(|| prepared.map(|p| p.client.clone()))
                 .unwrap_or_else(|| {
                     ClientDims::from_request(
                         received.user_agent.as_deref(),
@@ -122,19 +148,9 @@ impl<'t> Apply<'t> {
                 event_count: previous.as_ref().map_or(0, |p| p.event_count),
                 beacon: beacon.clone(),
             };
-            for event in &beacon.events {
-                if record.event_count >= self.max_view_events {
-                    break;
-                }
-                let bytes = serde_json::to_vec(event)?;
-                self.events.insert(
-                    (beacon.view_id.as_str(), record.event_count),
-                    bytes.as_slice(),
-                )?;
-                record.event_count += 1;
-            }
             // The timeline lives in `view_events`; the record keeps no copy.
             record.beacon.events = Vec::new();
+            self.append_events(&mut record, &beacon.events)?;
             let mut delta = Counters::of_view(&record.beacon.metrics);
             if let Some(p) = &previous {
                 delta.sub(&Counters::of_view(&p.beacon.metrics));
@@ -145,10 +161,34 @@ impl<'t> Apply<'t> {
                 ended: beacon.metrics.view_ended,
                 delta,
             });
-            self.put(previous.as_ref(), &record)?;
+            let json = prepared
+                .and_then(|p| p.beacons_json.get(i))
+                .map(Vec::as_slice);
+            self.put_encoded(previous.as_ref(), &record, json)?;
             applied.accepted += 1;
         }
         Ok(applied)
+    }
+
+    /// Appends `events` to a view's timeline, at most `max_view_events` in all.
+    pub fn append_events(
+        &mut self,
+        record: &mut ViewRecord,
+        events: &[NotableEvent],
+    ) -> Result<(), StoreError> {
+        for event in events {
+            if record.event_count >= self.max_view_events {
+                break;
+            }
+            self.buf.clear();
+            serde_json::to_writer(&mut self.buf, event)?;
+            self.events.insert(
+                (record.beacon.view_id.as_str(), record.event_count),
+                self.buf.as_slice(),
+            )?;
+            record.event_count += 1;
+        }
+        Ok(())
     }
 
     /// Stores `record` in place of `previous` (indexes and rollups included).
@@ -157,17 +197,46 @@ impl<'t> Apply<'t> {
         previous: Option<&ViewRecord>,
         record: &ViewRecord,
     ) -> Result<(), StoreError> {
+        self.put_encoded(previous, record, None)
+    }
+
+    /// [`Apply::put`] with the beacon's JSON, if already made.
+    fn put_encoded(
+        &mut self,
+        previous: Option<&ViewRecord>,
+        record: &ViewRecord,
+        beacon_json: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
         let id = record.beacon.view_id.as_str();
-        if let Some(p) = previous {
-            self.by_started.remove((p.beacon.started_at_ms, id))?;
-            self.by_viewer.remove((p.viewer_id.as_str(), id))?;
+        let (started, viewer) = (record.beacon.started_at_ms, record.viewer_id.as_str());
+        match previous {
+            Some(p) if p.beacon.started_at_ms == started && p.viewer_id == viewer => {}
+            Some(p) => {
+                self.by_started.remove((p.beacon.started_at_ms, id))?;
+                self.by_viewer.remove((p.viewer_id.as_str(), id))?;
+                self.by_started.insert((started, id), ())?;
+                self.by_viewer.insert((viewer, id), ())?;
+            }
+            None => {
+                self.by_started.insert((started, id), ())?;
+                self.by_viewer.insert((viewer, id), ())?;
+            }
         }
-        let bytes = serde_json::to_vec(record)?;
-        self.views.insert(id, bytes.as_slice())?;
-        self.by_started
-            .insert((record.beacon.started_at_ms, id), ())?;
-        self.by_viewer.insert((record.viewer_id.as_str(), id), ())?;
+        encode_record(record, beacon_json, &mut self.buf)?;
+        self.views.insert(id, self.buf.as_slice())?;
         self.shift(previous, Some(record))
+    }
+
+    /// Re-encodes a stored record in the current format (without its copy of
+    /// the timeline) and counts it in retention: the v2 → v3 migration.
+    pub fn migrate_record_v2(&mut self, view_id: &str) -> Result<(), StoreError> {
+        let Some(mut record) = self.view(view_id)? else {
+            return Ok(());
+        };
+        record.beacon.events = Vec::new();
+        encode_record(&record, None, &mut self.buf)?;
+        self.views.insert(view_id, self.buf.as_slice())?;
+        self.shift_retention(&record, true)
     }
 
     /// Ids of a viewer's views.
@@ -325,9 +394,10 @@ impl<'t> Apply<'t> {
             return Ok(());
         }
         let bits = rollup::coverage_bits(hex, m.coverage_buckets);
+        let day = bucket_start(2, r.beacon.started_at_ms);
         let row = self
             .cache
-            .retention(&self.retention, video, m.coverage_buckets)?;
+            .retention(&self.retention, day, video, m.coverage_buckets)?;
         let step = |v: &mut u64| {
             *v = if add {
                 v.saturating_add(1)

@@ -6,7 +6,7 @@
 //! rows only at the edges. Counters move by `new − previous` of the view's
 //! cumulative totals, which makes ingest idempotent; the sketches
 //! ([`crate::sketch`]) live in a second table that only a view's first beacon and
-//! its first startup time touch. Per video, [`Retention`] counts, per coverage
+//! its first startup time touch. Per day and video, [`Retention`] counts, per coverage
 //! bucket, the views that played it. [`RollupCache`] holds the rows a write
 //! transaction touched and writes each once before the commit.
 
@@ -24,8 +24,14 @@ pub const ROLLUP_COUNTERS: TableDefinition<(u8, u8, u64, &str), &[u8]> =
 /// Same key → postcard [`Sketches`].
 pub const ROLLUP_SKETCHES: TableDefinition<(u8, u8, u64, &str), &[u8]> =
     TableDefinition::new("rollup_sketches");
-/// `(video_id, coverage_buckets)` → postcard [`Retention`].
-pub const RETENTION: TableDefinition<(&str, u16), &[u8]> = TableDefinition::new("retention");
+/// `(day_start_ms, video_id, coverage_buckets)` → postcard [`Retention`]: the
+/// views of a video started that day (UTC), so retention answers a time range.
+/// (Schema v2 had `(video_id, coverage_buckets)`, all time, under the name
+/// `retention`; v3 rebuilds it under this name.)
+pub const RETENTION: TableDefinition<(u64, &str, u16), &[u8]> =
+    TableDefinition::new("retention_by_day");
+/// The schema v2 retention table (all time), dropped by the v3 migration.
+pub const RETENTION_V2: TableDefinition<(&str, u16), &[u8]> = TableDefinition::new("retention");
 
 /// Bucket widths of the rollup levels, by level code: minute, hour, day.
 pub const LEVEL_MS: [u64; 3] = [60_000, 3_600_000, 86_400_000];
@@ -171,6 +177,8 @@ pub struct Key {
 }
 
 type Tbl<'t, K> = Table<'t, K, &'static [u8]>;
+/// Key of [`RETENTION`].
+pub type RetentionKey = (u64, &'static str, u16);
 type RowTable<'t> = Tbl<'t, (u8, u8, u64, &'static str)>;
 
 /// A cached row and whether it changed since it was last written.
@@ -236,7 +244,7 @@ pub const CACHE_ROWS: usize = 32_768;
 pub struct RollupCache {
     counters: Rows<Counters>,
     sketches: Rows<Sketches>,
-    retention: HashMap<(String, u16), Cached<Retention>>,
+    retention: HashMap<(u64, String, u16), Cached<Retention>>,
 }
 
 impl RollupCache {
@@ -268,16 +276,17 @@ impl RollupCache {
         })
     }
 
-    /// The retention row of a video and bucket count, loaded on first use.
+    /// The retention row of a day, video and bucket count, loaded on first use.
     pub fn retention(
         &mut self,
-        table: &Tbl<'_, (&'static str, u16)>,
+        table: &Tbl<'_, RetentionKey>,
+        day: u64,
         video: &str,
         buckets: u16,
     ) -> Result<&mut Retention, StoreError> {
-        let key = (video.to_owned(), buckets);
+        let key = (day, video.to_owned(), buckets);
         if !self.retention.contains_key(&key) {
-            let row = match table.get((video, buckets))? {
+            let row = match table.get((day, video, buckets))? {
                 Some(v) => postcard::from_bytes(v.value())?,
                 None => Retention {
                     views: 0,
@@ -298,7 +307,7 @@ impl RollupCache {
         &mut self,
         counters: &mut RowTable<'_>,
         sketches: &mut RowTable<'_>,
-        retention: &mut Tbl<'_, (&'static str, u16)>,
+        retention: &mut Tbl<'_, RetentionKey>,
     ) -> Result<(), StoreError> {
         let mut buf = Vec::new();
         for (key, row) in self.counters.drain_dirty() {
@@ -315,16 +324,16 @@ impl RollupCache {
             postcard::to_io(row, &mut buf)?;
             sketches.insert(key, buf.as_slice())?;
         }
-        for ((video, buckets), c) in &mut self.retention {
+        for ((day, video, buckets), c) in &mut self.retention {
             if !std::mem::take(&mut c.dirty) {
                 continue;
             }
             if c.row.views == 0 {
-                retention.remove((video.as_str(), *buckets))?;
+                retention.remove((*day, video.as_str(), *buckets))?;
             } else {
                 buf.clear();
                 postcard::to_io(&c.row, &mut buf)?;
-                retention.insert((video.as_str(), *buckets), buf.as_slice())?;
+                retention.insert((*day, video.as_str(), *buckets), buf.as_slice())?;
             }
         }
         if self.counters.len() + self.sketches.len() + self.retention.len() > CACHE_ROWS {
