@@ -11,7 +11,7 @@
 //! Schema history: v1 (views only) → v2 (client dimensions on the record,
 //! timeline, viewer index, rollups) → v3 (records as a postcard header and the
 //! beacon's JSON without its timeline, written by [`encode_record`]; retention
-//! counts per day, `retention_by_day`). Opening a v1 file rebuilds everything
+//! counts per day, `retention_by_day`; startup sketches exact while small). Opening a v1 file rebuilds everything
 //! from the stored views; opening a v2 file re-encodes every record and rebuilds
 //! retention from them; each in one transaction ([`Store::open`]). Records of
 //! every version decode ([`decode_record`]: JSON records start with `{`).
@@ -434,12 +434,29 @@ pub fn decode_record(bytes: &[u8]) -> Result<ViewRecord, StoreError> {
     })
 }
 
-/// v2 → v3: every record re-encoded (without its copy of the timeline), and
-/// retention counted again per day from the records. Counters and sketches are
+/// v2 → v3: every record re-encoded (without its copy of the timeline),
+/// retention counted again per day from the records, sketch rows re-encoded
+/// (a v2 DDSketch becomes [`crate::sketch::Startup::Sketch`]). Counters are
 /// unchanged.
 fn migrate_v2(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
     txn.delete_table(RETENTION_V2)?;
     txn.delete_table(RETENTION)?;
+    {
+        let mut sketches = txn.open_table(ROLLUP_SKETCHES)?;
+        let mut rows = Vec::new();
+        for entry in sketches.iter()? {
+            let (k, v) = entry?;
+            let (level, dim, bucket, value) = k.value();
+            let old: crate::sketch::SketchesV2 = postcard::from_bytes(v.value())?;
+            rows.push((
+                (level, dim, bucket, value.to_owned()),
+                old.upgrade().encode(),
+            ));
+        }
+        for ((level, dim, bucket, value), bytes) in rows {
+            sketches.insert((level, dim, bucket, value.as_str()), bytes.as_slice())?;
+        }
+    }
     let mut apply = Apply::open(txn, 0)?;
     let ids = apply.view_ids()?;
     for id in &ids {

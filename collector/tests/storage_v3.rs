@@ -145,6 +145,28 @@ async fn v2_file_is_migrated_to_v3() {
                 index.insert((started, id), ()).unwrap();
                 by_viewer.insert(("p", id), ()).unwrap();
             }
+            // A sketch row as v2 encoded it (always a DDSketch).
+            let mut old = vidpulse_collector::sketch::SketchesV2::new();
+            old.startup.add(120.0);
+            old.viewers.insert("p");
+            txn.open_table(vidpulse_collector::rollup::ROLLUP_SKETCHES)
+                .unwrap()
+                .insert(
+                    (2u8, 0u8, T0 - T0 % DAY, "all"),
+                    postcard::to_stdvec(&old).unwrap().as_slice(),
+                )
+                .unwrap();
+            let counters = vidpulse_collector::rollup::Counters {
+                views: 1,
+                ..Default::default()
+            };
+            txn.open_table(vidpulse_collector::rollup::ROLLUP_COUNTERS)
+                .unwrap()
+                .insert(
+                    (2u8, 0u8, T0 - T0 % DAY, "all"),
+                    counters.encode().as_slice(),
+                )
+                .unwrap();
             // An all-time retention row, as v2 stored it.
             txn.open_table(OLD_RETENTION)
                 .unwrap()
@@ -181,6 +203,17 @@ async fn v2_file_is_migrated_to_v3() {
     ))
     .await;
     assert_eq!(second["heatmap"], json!([1, 0, 0, 0]), "{second}");
+    // The v2 sketch row reads after the migration (day row of T0's day).
+    let k = get(format!("/v1/kpis?from={day}&to={}", day + DAY)).await;
+    assert_eq!(k["totals"]["unique_viewers"], 1, "{k}");
+    assert!(
+        k["totals"]["startup_p50_ms"]
+            .as_u64()
+            .unwrap()
+            .abs_diff(120)
+            <= 2,
+        "{k}"
+    );
     let view = get("/v1/views/m1".into()).await;
     assert_eq!(view["beacon"]["metrics"]["coverage"], "f", "{view}");
     assert_eq!(view["client"]["browser"], "Chrome");
