@@ -302,6 +302,25 @@ impl<'t> Apply<'t> {
             }
             _ => false,
         };
+        if let (None, Some(n), Some(values)) = (prev, next, &next_values) {
+            // A new view: counters, its viewer and its startup time, one lookup
+            // per row.
+            let c = Counters::of_view(&n.beacon.metrics);
+            let viewer = crate::sketch::viewer_hash(&n.viewer_id);
+            let startup = n.beacon.metrics.startup_ms;
+            for (dim, value) in values {
+                for level in 0..LEVEL_MS.len() as u8 {
+                    let key = key_of(level, *dim, n.beacon.started_at_ms, value);
+                    let (row, sketches) = self.cache.both((&self.counters, &self.sketches), key)?;
+                    row.add(&c);
+                    sketches.add_viewer_hash(viewer);
+                    if let Some(ms) = startup {
+                        sketches.add_startup(ms);
+                    }
+                }
+            }
+            return self.shift_retention(n, true);
+        }
         if same_rows {
             let (p, n) = (prev.expect("same_rows"), next.expect("same_rows"));
             let (old, new) = (
