@@ -7,7 +7,7 @@
 //! rollups always equal the sum of the stored views' counters.
 
 use redb::{ReadableTable, Table, WriteTransaction};
-use vidpulse_plugin::wire::Batch;
+use vidpulse_plugin::wire::{Batch, NotableEvent};
 
 use crate::dims::{self, ClientDims, Dim};
 use crate::rollup::{
@@ -15,8 +15,8 @@ use crate::rollup::{
     ROLLUP_SKETCHES,
 };
 use crate::store::{
-    Applied, Received, StoreError, ViewRecord, VIEWS, VIEWS_BY_STARTED_AT, VIEWS_BY_VIEWER,
-    VIEW_EVENTS,
+    decode_record, encode_record, Applied, Received, StoreError, ViewRecord, VIEWS,
+    VIEWS_BY_STARTED_AT, VIEWS_BY_VIEWER, VIEW_EVENTS,
 };
 
 /// What one accepted beacon changed, for the live view ([`crate::live`]).
@@ -43,8 +43,10 @@ pub struct Apply<'t> {
     events: Table<'t, (&'static str, u32), Bytes>,
     counters: Table<'t, RollupKey, Bytes>,
     sketches: Table<'t, RollupKey, Bytes>,
-    retention: Table<'t, (&'static str, u16), Bytes>,
+    retention: Table<'t, rollup::RetentionKey, Bytes>,
     cache: RollupCache,
+    /// Encoding buffer, reused.
+    buf: Vec<u8>,
     /// Most timeline events kept per view.
     pub max_view_events: u32,
 }
@@ -71,6 +73,7 @@ impl<'t> Apply<'t> {
             sketches: txn.open_table(ROLLUP_SKETCHES)?,
             retention: txn.open_table(RETENTION)?,
             cache,
+            buf: Vec::new(),
             max_view_events,
         })
     }
@@ -78,9 +81,18 @@ impl<'t> Apply<'t> {
     /// Reads a stored view.
     pub fn view(&self, view_id: &str) -> Result<Option<ViewRecord>, StoreError> {
         Ok(match self.views.get(view_id)? {
-            Some(bytes) => Some(serde_json::from_slice(bytes.value())?),
+            Some(bytes) => Some(decode_record(bytes.value())?),
             None => None,
         })
+    }
+
+    /// Every stored view id.
+    pub fn view_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::new();
+        for entry in self.views.iter()? {
+            ids.push(entry?.0.value().to_owned());
+        }
+        Ok(ids)
     }
 
     /// Applies a validated batch: per view, a beacon whose `seq` is above the
@@ -91,8 +103,21 @@ impl<'t> Apply<'t> {
         received: &Received,
         changes: &mut Vec<Change>,
     ) -> Result<Applied, StoreError> {
+        self.batch_prepared(batch, received, None, changes)
+    }
+
+    /// [`Apply::batch`] with each beacon's JSON (without its events) and the
+    /// client's dimensions already made by the request's task
+    /// ([`crate::writer::Prepared`]), so the writer thread does not make them.
+    pub fn batch_prepared(
+        &mut self,
+        batch: &Batch,
+        received: &Received,
+        prepared: Option<&crate::writer::Prepared>,
+        changes: &mut Vec<Change>,
+    ) -> Result<Applied, StoreError> {
         let mut applied = Applied::default();
-        for beacon in &batch.beacons {
+        for (i, beacon) in batch.beacons.iter().enumerate() {
             let previous = self.view(&beacon.view_id)?;
             if previous
                 .as_ref()
@@ -104,6 +129,7 @@ impl<'t> Apply<'t> {
             let client = previous
                 .as_ref()
                 .and_then(|p| p.client.clone())
+                .or_else(|| prepared.map(|p| p.client.clone()))
                 .unwrap_or_else(|| {
                     ClientDims::from_request(
                         received.user_agent.as_deref(),
@@ -122,17 +148,9 @@ impl<'t> Apply<'t> {
                 event_count: previous.as_ref().map_or(0, |p| p.event_count),
                 beacon: beacon.clone(),
             };
-            for event in &beacon.events {
-                if record.event_count >= self.max_view_events {
-                    break;
-                }
-                let bytes = serde_json::to_vec(event)?;
-                self.events.insert(
-                    (beacon.view_id.as_str(), record.event_count),
-                    bytes.as_slice(),
-                )?;
-                record.event_count += 1;
-            }
+            // The timeline lives in `view_events`; the record keeps no copy.
+            record.beacon.events = Vec::new();
+            self.append_events(&mut record, &beacon.events)?;
             let mut delta = Counters::of_view(&record.beacon.metrics);
             if let Some(p) = &previous {
                 delta.sub(&Counters::of_view(&p.beacon.metrics));
@@ -143,10 +161,34 @@ impl<'t> Apply<'t> {
                 ended: beacon.metrics.view_ended,
                 delta,
             });
-            self.put(previous.as_ref(), &record)?;
+            let json = prepared
+                .and_then(|p| p.beacons_json.get(i))
+                .map(Vec::as_slice);
+            self.put_encoded(previous.as_ref(), &record, json)?;
             applied.accepted += 1;
         }
         Ok(applied)
+    }
+
+    /// Appends `events` to a view's timeline, at most `max_view_events` in all.
+    pub fn append_events(
+        &mut self,
+        record: &mut ViewRecord,
+        events: &[NotableEvent],
+    ) -> Result<(), StoreError> {
+        for event in events {
+            if record.event_count >= self.max_view_events {
+                break;
+            }
+            self.buf.clear();
+            serde_json::to_writer(&mut self.buf, event)?;
+            self.events.insert(
+                (record.beacon.view_id.as_str(), record.event_count),
+                self.buf.as_slice(),
+            )?;
+            record.event_count += 1;
+        }
+        Ok(())
     }
 
     /// Stores `record` in place of `previous` (indexes and rollups included).
@@ -155,17 +197,46 @@ impl<'t> Apply<'t> {
         previous: Option<&ViewRecord>,
         record: &ViewRecord,
     ) -> Result<(), StoreError> {
+        self.put_encoded(previous, record, None)
+    }
+
+    /// [`Apply::put`] with the beacon's JSON, if already made.
+    fn put_encoded(
+        &mut self,
+        previous: Option<&ViewRecord>,
+        record: &ViewRecord,
+        beacon_json: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
         let id = record.beacon.view_id.as_str();
-        if let Some(p) = previous {
-            self.by_started.remove((p.beacon.started_at_ms, id))?;
-            self.by_viewer.remove((p.viewer_id.as_str(), id))?;
+        let (started, viewer) = (record.beacon.started_at_ms, record.viewer_id.as_str());
+        match previous {
+            Some(p) if p.beacon.started_at_ms == started && p.viewer_id == viewer => {}
+            Some(p) => {
+                self.by_started.remove((p.beacon.started_at_ms, id))?;
+                self.by_viewer.remove((p.viewer_id.as_str(), id))?;
+                self.by_started.insert((started, id), ())?;
+                self.by_viewer.insert((viewer, id), ())?;
+            }
+            None => {
+                self.by_started.insert((started, id), ())?;
+                self.by_viewer.insert((viewer, id), ())?;
+            }
         }
-        let bytes = serde_json::to_vec(record)?;
-        self.views.insert(id, bytes.as_slice())?;
-        self.by_started
-            .insert((record.beacon.started_at_ms, id), ())?;
-        self.by_viewer.insert((record.viewer_id.as_str(), id), ())?;
+        encode_record(record, beacon_json, &mut self.buf)?;
+        self.views.insert(id, self.buf.as_slice())?;
         self.shift(previous, Some(record))
+    }
+
+    /// Re-encodes a stored record in the current format (without its copy of
+    /// the timeline) and counts it in retention: the v2 → v3 migration.
+    pub fn migrate_record_v2(&mut self, view_id: &str) -> Result<(), StoreError> {
+        let Some(mut record) = self.view(view_id)? else {
+            return Ok(());
+        };
+        record.beacon.events = Vec::new();
+        encode_record(&record, None, &mut self.buf)?;
+        self.views.insert(view_id, self.buf.as_slice())?;
+        self.shift_retention(&record, true)
     }
 
     /// Ids of a viewer's views.
@@ -214,35 +285,96 @@ impl<'t> Apply<'t> {
     }
 
     /// Moves the rollups from `prev`'s contribution to `next`'s.
+    ///
+    /// An update whose rows are the same as before (same start bucket and
+    /// dimension values, the usual case) moves each row once by `next − prev`;
+    /// otherwise `prev` leaves its rows and `next` joins its own.
     fn shift(
         &mut self,
         prev: Option<&ViewRecord>,
         next: Option<&ViewRecord>,
     ) -> Result<(), StoreError> {
         let next_values = next.map(dims::values);
-        for (record, add) in [(prev, false), (next, true)] {
-            let Some(r) = record else { continue };
-            let c = Counters::of_view(&r.beacon.metrics);
-            let prev_values;
-            let values = match (&next_values, add) {
-                (Some(v), true) => v,
-                _ => {
-                    prev_values = dims::values(r);
-                    &prev_values
-                }
-            };
+        let prev_values = prev.map(dims::values);
+        let same_rows = match (prev, next) {
+            (Some(p), Some(n)) => {
+                p.beacon.started_at_ms == n.beacon.started_at_ms && prev_values == next_values
+            }
+            _ => false,
+        };
+        if let (None, Some(n), Some(values)) = (prev, next, &next_values) {
+            // A new view: counters, its viewer and its startup time, one lookup
+            // per row.
+            let c = Counters::of_view(&n.beacon.metrics);
+            let viewer = crate::sketch::viewer_hash(&n.viewer_id);
+            let startup = n.beacon.metrics.startup_ms;
             for (dim, value) in values {
                 for level in 0..LEVEL_MS.len() as u8 {
-                    let key = key_of(level, *dim, r.beacon.started_at_ms, value);
-                    let row = self.cache.counters(&self.counters, key)?;
-                    if add {
-                        row.add(&c);
-                    } else {
-                        row.sub(&c);
+                    let key = key_of(level, *dim, n.beacon.started_at_ms, value);
+                    let (row, sketches) = self.cache.both((&self.counters, &self.sketches), key)?;
+                    row.add(&c);
+                    sketches.add_viewer_hash(viewer);
+                    if let Some(ms) = startup {
+                        sketches.add_startup(ms);
                     }
                 }
             }
-            self.shift_retention(r, add)?;
+            return self.shift_retention(n, true);
+        }
+        if same_rows {
+            let (p, n) = (prev.expect("same_rows"), next.expect("same_rows"));
+            let (old, new) = (
+                Counters::of_view(&p.beacon.metrics),
+                Counters::of_view(&n.beacon.metrics),
+            );
+            if old != new {
+                for (dim, value) in next_values.as_deref().unwrap_or_default() {
+                    for level in 0..LEVEL_MS.len() as u8 {
+                        let key = key_of(level, *dim, n.beacon.started_at_ms, value);
+                        let row = self.cache.counters(&self.counters, key)?;
+                        row.sub(&old);
+                        row.add(&new);
+                    }
+                }
+            }
+        } else {
+            for (record, values, add) in [(prev, &prev_values, false), (next, &next_values, true)] {
+                let (Some(r), Some(values)) = (record, values) else {
+                    continue;
+                };
+                let c = Counters::of_view(&r.beacon.metrics);
+                for (dim, value) in values {
+                    for level in 0..LEVEL_MS.len() as u8 {
+                        let key = key_of(level, *dim, r.beacon.started_at_ms, value);
+                        let row = self.cache.counters(&self.counters, key)?;
+                        if add {
+                            row.add(&c);
+                        } else {
+                            row.sub(&c);
+                        }
+                    }
+                }
+            }
+        }
+        fn retention_moves(r: &ViewRecord) -> (Option<&str>, Option<&str>, u16) {
+            let m = &r.beacon.metrics;
+            (
+                r.beacon.video.id.as_deref(),
+                m.coverage.as_deref(),
+                m.coverage_buckets,
+            )
+        }
+        let unchanged_retention = match (prev, next) {
+            (Some(p), Some(n)) => retention_moves(p) == retention_moves(n),
+            _ => false,
+        };
+        if !unchanged_retention {
+            if let Some(p) = prev {
+                self.shift_retention(p, false)?;
+            }
+            if let Some(n) = next {
+                self.shift_retention(n, true)?;
+            }
         }
         // Sketches only ever add: the viewer once per view, the startup time once,
         // when it first appears.
@@ -254,12 +386,13 @@ impl<'t> Apply<'t> {
                 .startup_ms
                 .filter(|_| prev.is_none_or(|p| p.beacon.metrics.startup_ms.is_none()));
             if new_view || new_startup.is_some() {
+                let viewer = new_view.then(|| crate::sketch::viewer_hash(&n.viewer_id));
                 for (dim, value) in values {
                     for level in 0..LEVEL_MS.len() as u8 {
                         let key = key_of(level, *dim, n.beacon.started_at_ms, value);
                         let row = self.cache.sketches(&self.sketches, key)?;
-                        if new_view {
-                            row.add_viewer(&n.viewer_id);
+                        if let Some(h) = viewer {
+                            row.add_viewer_hash(h);
                         }
                         if let Some(ms) = new_startup {
                             row.add_startup(ms);
@@ -280,9 +413,10 @@ impl<'t> Apply<'t> {
             return Ok(());
         }
         let bits = rollup::coverage_bits(hex, m.coverage_buckets);
+        let day = bucket_start(2, r.beacon.started_at_ms);
         let row = self
             .cache
-            .retention(&self.retention, video, m.coverage_buckets)?;
+            .retention(&self.retention, day, video, m.coverage_buckets)?;
         let step = |v: &mut u64| {
             *v = if add {
                 v.saturating_add(1)

@@ -87,8 +87,8 @@ pub const OPERATIONS: &[Operation] = &[
     (
         "get",
         "/v1/videos/{id}/retention",
-        "Retention curve and heatmap from coverage bitmaps.",
-        &[],
+        "Retention curve and heatmap from coverage bitmaps, of the views started in the UTC days from/to touch (all time without from/to).",
+        &[("from", "Unix ms"), ("to", "Unix ms")],
     ),
     (
         "get",

@@ -6,12 +6,11 @@
 //! rows only at the edges. Counters move by `new − previous` of the view's
 //! cumulative totals, which makes ingest idempotent; the sketches
 //! ([`crate::sketch`]) live in a second table that only a view's first beacon and
-//! its first startup time touch. Per video, [`Retention`] counts, per coverage
+//! its first startup time touch. Per day and video, [`Retention`] counts, per coverage
 //! bucket, the views that played it. [`RollupCache`] holds the rows a write
 //! transaction touched and writes each once before the commit.
 
-use std::collections::HashMap;
-
+use foldhash::HashMap;
 use redb::{ReadableTable, Table, TableDefinition};
 use serde::{Deserialize, Serialize};
 use vidpulse_plugin::wire::ViewMetrics;
@@ -25,8 +24,14 @@ pub const ROLLUP_COUNTERS: TableDefinition<(u8, u8, u64, &str), &[u8]> =
 /// Same key → postcard [`Sketches`].
 pub const ROLLUP_SKETCHES: TableDefinition<(u8, u8, u64, &str), &[u8]> =
     TableDefinition::new("rollup_sketches");
-/// `(video_id, coverage_buckets)` → postcard [`Retention`].
-pub const RETENTION: TableDefinition<(&str, u16), &[u8]> = TableDefinition::new("retention");
+/// `(day_start_ms, video_id, coverage_buckets)` → postcard [`Retention`]: the
+/// views of a video started that day (UTC), so retention answers a time range.
+/// (Schema v2 had `(video_id, coverage_buckets)`, all time, under the name
+/// `retention`; v3 rebuilds it under this name.)
+pub const RETENTION: TableDefinition<(u64, &str, u16), &[u8]> =
+    TableDefinition::new("retention_by_day");
+/// The schema v2 retention table (all time), dropped by the v3 migration.
+pub const RETENTION_V2: TableDefinition<(&str, u16), &[u8]> = TableDefinition::new("retention");
 
 /// Bucket widths of the rollup levels, by level code: minute, hour, day.
 pub const LEVEL_MS: [u64; 3] = [60_000, 3_600_000, 86_400_000];
@@ -172,59 +177,85 @@ pub struct Key {
 }
 
 type Tbl<'t, K> = Table<'t, K, &'static [u8]>;
+/// Key of [`RETENTION`].
+pub type RetentionKey = (u64, &'static str, u16);
 type RowTable<'t> = Tbl<'t, (u8, u8, u64, &'static str)>;
 
-/// A cached row and whether it changed since it was last written.
+/// A cached retention row and whether it changed since it was last written.
 struct Cached<T> {
     row: T,
     dirty: bool,
 }
 
-/// Rows of one kind, by `(level, dim, bucket)` then value: lookups by `&str`
-/// allocate nothing once a row is cached.
-struct Rows<T>(HashMap<(u8, u8, u64), ByValue<T>>);
-
-type ByValue<T> = HashMap<Box<str>, Cached<T>>;
-
-impl<T> Default for Rows<T> {
-    fn default() -> Self {
-        Rows(HashMap::new())
-    }
+/// One rollup key's counters and sketches, each loaded on first use, and
+/// whether each changed since it was last written.
+#[derive(Default)]
+struct Row {
+    counters: Option<Counters>,
+    sketches: Option<Sketches>,
+    counters_dirty: bool,
+    sketches_dirty: bool,
 }
 
-impl<T> Rows<T> {
-    fn get_or_load(
-        &mut self,
-        (level, dim, bucket, value): (u8, u8, u64, &str),
-        load: impl FnOnce() -> Result<T, StoreError>,
-    ) -> Result<&mut T, StoreError> {
+/// Rows by `(level, dim, bucket)` then value: lookups by `&str` allocate
+/// nothing once a row is cached, and a new view finds its counters and
+/// sketches with one lookup per key. Hashed with `foldhash` (fast, seeded per
+/// process so clients cannot choose colliding values): std's SipHash was the
+/// writer's largest single cost under callgrind.
+#[derive(Default)]
+struct Rows(HashMap<(u8, u8, u64), HashMap<Box<str>, Row>>);
+
+impl Rows {
+    fn row(&mut self, (level, dim, bucket, value): (u8, u8, u64, &str)) -> &mut Row {
         let inner = self.0.entry((level, dim, bucket)).or_default();
         if !inner.contains_key(value) {
-            let row = load()?;
-            inner.insert(value.into(), Cached { row, dirty: false });
+            inner.insert(value.into(), Row::default());
         }
-        let cached = inner.get_mut(value).expect("inserted above");
-        cached.dirty = true;
-        Ok(&mut cached.row)
+        inner.get_mut(value).expect("inserted above")
     }
 
     fn len(&self) -> usize {
         self.0.values().map(HashMap::len).sum()
     }
+}
 
-    /// Every changed row, marked written.
-    fn drain_dirty(&mut self) -> impl Iterator<Item = ((u8, u8, u64, &str), &T)> {
-        self.0.iter_mut().flat_map(|(&(l, d, b), inner)| {
-            inner.iter_mut().filter_map(move |(v, c)| {
-                std::mem::take(&mut c.dirty).then_some(((l, d, b, &**v), &c.row))
-            })
-        })
+impl Row {
+    fn counters(
+        &mut self,
+        table: &RowTable<'_>,
+        key: RowKey<'_>,
+    ) -> Result<&mut Counters, StoreError> {
+        if self.counters.is_none() {
+            self.counters = Some(match table.get(key)? {
+                Some(v) => Counters::decode(v.value())?,
+                None => Counters::default(),
+            });
+        }
+        self.counters_dirty = true;
+        Ok(self.counters.as_mut().expect("loaded above"))
+    }
+
+    fn sketches(
+        &mut self,
+        table: &RowTable<'_>,
+        key: RowKey<'_>,
+    ) -> Result<&mut Sketches, StoreError> {
+        if self.sketches.is_none() {
+            self.sketches = Some(match table.get(key)? {
+                Some(v) => Sketches::decode(v.value())?,
+                None => Sketches::default(),
+            });
+        }
+        self.sketches_dirty = true;
+        Ok(self.sketches.as_mut().expect("loaded above"))
     }
 }
 
-/// Most rows [`RollupCache`] keeps between transactions (beyond that it starts
-/// over after a flush).
-pub const CACHE_ROWS: usize = 32_768;
+type RowKey<'a> = (u8, u8, u64, &'a str);
+
+/// Most keys (each with its counters and sketches) [`RollupCache`] keeps
+/// between transactions (beyond that it starts over after a flush).
+pub const CACHE_ROWS: usize = 16_384;
 
 /// Rollup rows, decoded: each read from the table once and written once per
 /// transaction that changed it. The writer keeps one across transactions so hot
@@ -233,9 +264,8 @@ pub const CACHE_ROWS: usize = 32_768;
 /// that writes rollup rows around it, the cache must be dropped.
 #[derive(Default)]
 pub struct RollupCache {
-    counters: Rows<Counters>,
-    sketches: Rows<Sketches>,
-    retention: HashMap<(String, u16), Cached<Retention>>,
+    rows: Rows,
+    retention: HashMap<(u64, String, u16), Cached<Retention>>,
 }
 
 impl RollupCache {
@@ -243,40 +273,46 @@ impl RollupCache {
     pub fn counters(
         &mut self,
         table: &RowTable<'_>,
-        key: (u8, u8, u64, &str),
+        key: RowKey<'_>,
     ) -> Result<&mut Counters, StoreError> {
-        self.counters.get_or_load(key, || {
-            Ok(match table.get(key)? {
-                Some(v) => Counters::decode(v.value())?,
-                None => Counters::default(),
-            })
-        })
+        self.rows.row(key).counters(table, key)
     }
 
     /// The sketches row of `key`, loaded on first use.
     pub fn sketches(
         &mut self,
         table: &RowTable<'_>,
-        key: (u8, u8, u64, &str),
+        key: RowKey<'_>,
     ) -> Result<&mut Sketches, StoreError> {
-        self.sketches.get_or_load(key, || {
-            Ok(match table.get(key)? {
-                Some(v) => Sketches::decode(v.value())?,
-                None => Sketches::default(),
-            })
-        })
+        self.rows.row(key).sketches(table, key)
     }
 
-    /// The retention row of a video and bucket count, loaded on first use.
+    /// Both rows of `key` with one lookup, each loaded on first use.
+    pub fn both(
+        &mut self,
+        (counters, sketches): (&RowTable<'_>, &RowTable<'_>),
+        key: RowKey<'_>,
+    ) -> Result<(&mut Counters, &mut Sketches), StoreError> {
+        let row = self.rows.row(key);
+        row.counters(counters, key)?;
+        row.sketches(sketches, key)?;
+        match (&mut row.counters, &mut row.sketches) {
+            (Some(c), Some(s)) => Ok((c, s)),
+            _ => unreachable!("both loaded above"),
+        }
+    }
+
+    /// The retention row of a day, video and bucket count, loaded on first use.
     pub fn retention(
         &mut self,
-        table: &Tbl<'_, (&'static str, u16)>,
+        table: &Tbl<'_, RetentionKey>,
+        day: u64,
         video: &str,
         buckets: u16,
     ) -> Result<&mut Retention, StoreError> {
-        let key = (video.to_owned(), buckets);
+        let key = (day, video.to_owned(), buckets);
         if !self.retention.contains_key(&key) {
-            let row = match table.get((video, buckets))? {
+            let row = match table.get((day, video, buckets))? {
                 Some(v) => postcard::from_bytes(v.value())?,
                 None => Retention {
                     views: 0,
@@ -291,42 +327,52 @@ impl RollupCache {
         Ok(&mut cached.row)
     }
 
-    /// Writes every row changed since the last flush; rows back at zero views
-    /// are removed. The rows stay cached (see [`CACHE_ROWS`]).
+    /// Writes every row changed since the last flush; counter rows back at zero
+    /// views are removed. The rows stay cached (see [`CACHE_ROWS`]).
     pub fn flush(
         &mut self,
         counters: &mut RowTable<'_>,
         sketches: &mut RowTable<'_>,
-        retention: &mut Tbl<'_, (&'static str, u16)>,
+        retention: &mut Tbl<'_, RetentionKey>,
     ) -> Result<(), StoreError> {
         let mut buf = Vec::new();
-        for (key, row) in self.counters.drain_dirty() {
-            if *row == Counters::default() {
-                counters.remove(key)?;
-            } else {
-                buf.clear();
-                postcard::to_io(row, &mut buf)?;
-                counters.insert(key, buf.as_slice())?;
+        for (&(l, d, b), inner) in &mut self.rows.0 {
+            for (v, row) in inner.iter_mut() {
+                let key = (l, d, b, &**v);
+                if std::mem::take(&mut row.counters_dirty) {
+                    match &row.counters {
+                        Some(c) if *c != Counters::default() => {
+                            buf.clear();
+                            postcard::to_io(c, &mut buf)?;
+                            counters.insert(key, buf.as_slice())?;
+                        }
+                        _ => {
+                            counters.remove(key)?;
+                        }
+                    }
+                }
+                if std::mem::take(&mut row.sketches_dirty) {
+                    if let Some(s) = &row.sketches {
+                        buf.clear();
+                        postcard::to_io(s, &mut buf)?;
+                        sketches.insert(key, buf.as_slice())?;
+                    }
+                }
             }
         }
-        for (key, row) in self.sketches.drain_dirty() {
-            buf.clear();
-            postcard::to_io(row, &mut buf)?;
-            sketches.insert(key, buf.as_slice())?;
-        }
-        for ((video, buckets), c) in &mut self.retention {
+        for ((day, video, buckets), c) in &mut self.retention {
             if !std::mem::take(&mut c.dirty) {
                 continue;
             }
             if c.row.views == 0 {
-                retention.remove((video.as_str(), *buckets))?;
+                retention.remove((*day, video.as_str(), *buckets))?;
             } else {
                 buf.clear();
                 postcard::to_io(&c.row, &mut buf)?;
-                retention.insert((video.as_str(), *buckets), buf.as_slice())?;
+                retention.insert((*day, video.as_str(), *buckets), buf.as_slice())?;
             }
         }
-        if self.counters.len() + self.sketches.len() + self.retention.len() > CACHE_ROWS {
+        if self.rows.len() + self.retention.len() > CACHE_ROWS {
             *self = RollupCache::default();
         }
         Ok(())

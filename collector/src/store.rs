@@ -1,16 +1,20 @@
 //! Durable storage in redb: the tables, the view record, opening (with schema
 //! migration) and the reads of views.
 //!
-//! Tables: `views` (view id → JSON [`ViewRecord`], the latest snapshot of each
-//! view), `views_by_started_at` (`(started_at_ms, view_id)`, for newest-first
+//! Tables: `views` (view id → [`ViewRecord`], the latest snapshot of each view,
+//! encoded by [`encode_record`]), `views_by_started_at` (`(started_at_ms, view_id)`, for newest-first
 //! listing and time ranges), `views_by_viewer` (`(viewer_id, view_id)`, for
 //! erasure), `view_events` (`(view_id, n)` → JSON timeline event), the rollup
 //! tables of [`crate::rollup`], and `meta` (`schema_version`). Writes go through
 //! [`crate::apply::Apply`] inside the writer's transactions ([`crate::writer`]).
 //!
 //! Schema history: v1 (views only) → v2 (client dimensions on the record,
-//! timeline, viewer index, rollups). Opening a v1 file rebuilds everything v2
-//! adds from the stored views, in one transaction ([`Store::open`]).
+//! timeline, viewer index, rollups) → v3 (records as a postcard header and the
+//! beacon's JSON without its timeline, written by [`encode_record`]; retention
+//! counts per day, `retention_by_day`; startup sketches exact while small). Opening a v1 file rebuilds everything
+//! from the stored views; opening a v2 file re-encodes every record and rebuilds
+//! retention from them; each in one transaction ([`Store::open`]). Records of
+//! every version decode ([`decode_record`]: JSON records start with `{`).
 //! All methods block: call them from `spawn_blocking`, never on the executor.
 
 use std::ops::Bound;
@@ -23,10 +27,10 @@ use vidpulse_plugin::wire::{Beacon, NotableEvent, Reason, VideoMeta, ViewMetrics
 
 use crate::apply::Apply;
 use crate::dims::{ClientDims, Dim};
-use crate::rollup::{RETENTION, ROLLUP_COUNTERS, ROLLUP_SKETCHES};
+use crate::rollup::{RETENTION, RETENTION_V2, ROLLUP_COUNTERS, ROLLUP_SKETCHES};
 
 /// The on-disk layout version this code reads and writes.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 pub(crate) const VIEWS: TableDefinition<&str, &[u8]> = TableDefinition::new("views");
 pub(crate) const VIEWS_BY_STARTED_AT: TableDefinition<(u64, &str), ()> =
@@ -211,6 +215,10 @@ impl Store {
                     tracing::info!(from = ?existing, to = SCHEMA_VERSION, "migrating schema");
                     migrate_v1(&txn)?;
                 }
+                Some(2) => {
+                    tracing::info!(from = 2, to = SCHEMA_VERSION, "migrating schema");
+                    migrate_v2(&txn)?;
+                }
                 Some(SCHEMA_VERSION) => {}
                 Some(other) => return Err(StoreError::Schema(other)),
             }
@@ -264,7 +272,7 @@ impl Store {
             let Some(bytes) = views.get(view_id)? else {
                 continue;
             };
-            let record: ViewRecord = serde_json::from_slice(bytes.value())?;
+            let record = decode_record(bytes.value())?;
             if !sel.matches(&record) {
                 continue;
             }
@@ -285,7 +293,7 @@ impl Store {
         let views = txn.open_table(VIEWS)?;
         let found = views.get(view_id)?;
         Ok(match found {
-            Some(bytes) => Some(serde_json::from_slice(bytes.value())?),
+            Some(bytes) => Some(decode_record(bytes.value())?),
             None => None,
         })
     }
@@ -317,7 +325,7 @@ impl Store {
             let Some(bytes) = views.get(key.value().1)? else {
                 continue;
             };
-            let record: ViewRecord = serde_json::from_slice(bytes.value())?;
+            let record = decode_record(bytes.value())?;
             if sel.matches(&record) && !f(record) {
                 break;
             }
@@ -331,7 +339,7 @@ impl Store {
         let views = txn.open_table(VIEWS)?;
         for entry in views.iter()? {
             let (_, bytes) = entry?;
-            let record: ViewRecord = serde_json::from_slice(bytes.value())?;
+            let record = decode_record(bytes.value())?;
             f(&record);
         }
         Ok(())
@@ -351,23 +359,128 @@ impl Store {
     }
 }
 
-/// v1 → v2: derive client dimensions for each view and rebuild the viewer
-/// index and every rollup from the stored views.
+/// First byte of a v3 record (older records are JSON objects: `{`).
+const RECORD_V3: u8 = 3;
+
+/// A record's fields other than the beacon, as written.
+#[derive(Serialize)]
+struct HeaderRef<'a> {
+    property: &'a str,
+    viewer_id: &'a str,
+    user_agent: Option<&'a str>,
+    client: Option<&'a ClientDims>,
+    first_received_ms: u64,
+    last_received_ms: u64,
+    event_count: u32,
+}
+
+/// [`HeaderRef`], as read.
+#[derive(Deserialize)]
+struct Header {
+    property: String,
+    viewer_id: String,
+    user_agent: Option<String>,
+    client: Option<ClientDims>,
+    first_received_ms: u64,
+    last_received_ms: u64,
+    event_count: u32,
+}
+
+/// Encodes a record into `out`: [`RECORD_V3`], the other fields in postcard
+/// (no field names), then the beacon as JSON (the wire type's own, tolerant
+/// encoding). `beacon_json` is the beacon already encoded, when the request's
+/// task did it before queueing ([`crate::writer::Writer::ingest`]), so the
+/// writer thread does not. The caller leaves `beacon.events` empty: the
+/// timeline lives in `view_events`.
+pub fn encode_record(
+    r: &ViewRecord,
+    beacon_json: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    out.clear();
+    out.push(RECORD_V3);
+    let header = HeaderRef {
+        property: &r.property,
+        viewer_id: &r.viewer_id,
+        user_agent: r.user_agent.as_deref(),
+        client: r.client.as_ref(),
+        first_received_ms: r.first_received_ms,
+        last_received_ms: r.last_received_ms,
+        event_count: r.event_count,
+    };
+    postcard::to_io(&header, &mut *out)?;
+    match beacon_json {
+        Some(json) => out.extend_from_slice(json),
+        None => serde_json::to_writer(&mut *out, &r.beacon)?,
+    }
+    Ok(())
+}
+
+/// Decodes a record of any schema version.
+pub fn decode_record(bytes: &[u8]) -> Result<ViewRecord, StoreError> {
+    let Some((&RECORD_V3, rest)) = bytes.split_first() else {
+        return Ok(serde_json::from_slice(bytes)?);
+    };
+    let (h, json): (Header, &[u8]) = postcard::take_from_bytes(rest)?;
+    Ok(ViewRecord {
+        property: h.property,
+        viewer_id: h.viewer_id,
+        user_agent: h.user_agent,
+        client: h.client,
+        first_received_ms: h.first_received_ms,
+        last_received_ms: h.last_received_ms,
+        event_count: h.event_count,
+        beacon: serde_json::from_slice(json)?,
+    })
+}
+
+/// v2 → v3: every record re-encoded (without its copy of the timeline),
+/// retention counted again per day from the records, sketch rows re-encoded
+/// (a v2 DDSketch becomes [`crate::sketch::Startup::Sketch`]). Counters are
+/// unchanged.
+fn migrate_v2(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    txn.delete_table(RETENTION_V2)?;
+    txn.delete_table(RETENTION)?;
+    {
+        let mut sketches = txn.open_table(ROLLUP_SKETCHES)?;
+        let mut rows = Vec::new();
+        for entry in sketches.iter()? {
+            let (k, v) = entry?;
+            let (level, dim, bucket, value) = k.value();
+            let old: crate::sketch::SketchesV2 = postcard::from_bytes(v.value())?;
+            rows.push((
+                (level, dim, bucket, value.to_owned()),
+                old.upgrade().encode(),
+            ));
+        }
+        for ((level, dim, bucket, value), bytes) in rows {
+            sketches.insert((level, dim, bucket, value.as_str()), bytes.as_slice())?;
+        }
+    }
+    let mut apply = Apply::open(txn, 0)?;
+    let ids = apply.view_ids()?;
+    for id in &ids {
+        apply.migrate_record_v2(id)?;
+    }
+    apply.finish()?;
+    tracing::info!(views = ids.len(), "schema migrated (v2 -> v3)");
+    Ok(())
+}
+
+/// v1 → v3: derive client dimensions for each view and rebuild the viewer
+/// index and every rollup from the stored views (records written anew).
 fn migrate_v1(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
     txn.delete_table(ROLLUP_COUNTERS)?;
     txn.delete_table(ROLLUP_SKETCHES)?;
+    txn.delete_table(RETENTION_V2)?;
     txn.delete_table(RETENTION)?;
-    let ids: Vec<String> = {
-        let views = txn.open_table(VIEWS)?;
-        let mut ids = Vec::new();
-        for entry in views.iter()? {
-            ids.push(entry?.0.value().to_owned());
-        }
-        ids
-    };
-    let mut apply = Apply::open(txn, 0)?;
+    let mut apply = Apply::open(txn, crate::config::DEFAULT_MAX_VIEW_EVENTS)?;
+    let ids = apply.view_ids()?;
     for id in &ids {
         if let Some(mut record) = apply.view(id)? {
+            // A v1 record held its timeline; it moves to `view_events`.
+            let events = std::mem::take(&mut record.beacon.events);
+            apply.append_events(&mut record, &events)?;
             record.client.get_or_insert_with(|| {
                 ClientDims::from_request(record.user_agent.as_deref(), None)
             });

@@ -18,8 +18,9 @@ use tokio::sync::{mpsc, oneshot};
 use vidpulse_plugin::wire::Batch;
 
 use crate::apply::{Apply, Change};
+use crate::dims::ClientDims;
 use crate::live::Live;
-use crate::rollup::{RollupCache, LEVEL_MS, ROLLUP_COUNTERS, ROLLUP_SKETCHES};
+use crate::rollup::{RollupCache, LEVEL_MS, RETENTION, ROLLUP_COUNTERS, ROLLUP_SKETCHES};
 use crate::store::{Applied, Received, Store, StoreError};
 
 /// Most operations applied in one transaction.
@@ -32,8 +33,38 @@ pub const COMMIT_BUCKETS_MS: [f64; 10] =
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
+/// What a request's own task makes before queueing its batch, so the one
+/// writer thread does not: each beacon's JSON as stored (without its events,
+/// see [`crate::store::encode_record`]) and the client's dimensions (used if a
+/// view is new).
+pub struct Prepared {
+    /// Per beacon, in batch order.
+    pub beacons_json: Vec<Vec<u8>>,
+    /// Browser, OS, device type and country of the request.
+    pub client: ClientDims,
+}
+
+impl Prepared {
+    /// Prepares `batch` (its beacons are left as they were).
+    pub fn of(batch: &mut Batch, received: &Received) -> Result<Prepared, StoreError> {
+        let mut beacons_json = Vec::with_capacity(batch.beacons.len());
+        for beacon in &mut batch.beacons {
+            let events = std::mem::take(&mut beacon.events);
+            let json = serde_json::to_vec(&*beacon);
+            beacon.events = events;
+            beacons_json.push(json?);
+        }
+        let client =
+            ClientDims::from_request(received.user_agent.as_deref(), received.country.clone());
+        Ok(Prepared {
+            beacons_json,
+            client,
+        })
+    }
+}
+
 enum Op {
-    Ingest(Box<Batch>, Received, Reply<Applied>),
+    Ingest(Box<(Batch, Received, Prepared)>, Reply<Applied>),
     EraseViewer(String, Reply<usize>),
     PurgeBefore(u64, Reply<usize>),
 }
@@ -98,8 +129,13 @@ impl Writer {
     }
 
     /// Applies a validated batch; returns once it is committed.
-    pub async fn ingest(&self, batch: Batch, received: Received) -> Result<Applied, StoreError> {
-        self.call(|r| Op::Ingest(Box::new(batch), received, r))
+    pub async fn ingest(
+        &self,
+        mut batch: Batch,
+        received: Received,
+    ) -> Result<Applied, StoreError> {
+        let prepared = Prepared::of(&mut batch, &received)?;
+        self.call(|r| Op::Ingest(Box::new((batch, received, prepared)), r))
             .await
     }
 
@@ -134,7 +170,7 @@ fn run(store: Store, mut rx: mpsc::Receiver<Op>, max_events: u32, live: Live, st
                 live.record(&changes);
                 for (op, result) in ops.into_iter().zip(results) {
                     match op {
-                        Op::Ingest(_, _, reply) => {
+                        Op::Ingest(_, reply) => {
                             let applied = result.0;
                             stats.batches.fetch_add(1, Ordering::Relaxed);
                             stats
@@ -158,7 +194,7 @@ fn run(store: Store, mut rx: mpsc::Receiver<Op>, max_events: u32, live: Live, st
                 let fail = || StoreError::Io(std::io::Error::other(msg.clone()));
                 for op in ops {
                     match op {
-                        Op::Ingest(_, _, reply) => drop(reply.send(Err(fail()))),
+                        Op::Ingest(_, reply) => drop(reply.send(Err(fail()))),
                         Op::EraseViewer(_, reply) | Op::PurgeBefore(_, reply) => {
                             drop(reply.send(Err(fail())))
                         }
@@ -201,7 +237,11 @@ fn apply_group(
         let mut apply = Apply::with_cache(&txn, max_events, cache.take().unwrap_or_default())?;
         for op in ops {
             results.push(match op {
-                Op::Ingest(batch, received, _) => (apply.batch(batch, received, changes)?, 0),
+                Op::Ingest(b, _) => {
+                    let (batch, received, prepared) = &**b;
+                    let applied = apply.batch_prepared(batch, received, Some(prepared), changes)?;
+                    (applied, 0)
+                }
                 Op::EraseViewer(viewer, _) => {
                     let mut n = 0;
                     for id in apply.views_of_viewer(viewer)? {
@@ -234,8 +274,23 @@ fn apply_group(
     Ok(results)
 }
 
-/// Deletes rollup rows whose bucket ends at or before `cutoff_ms`.
+/// Deletes rollup and retention rows whose bucket ends at or before `cutoff_ms`.
 fn purge_rollups(txn: &redb::WriteTransaction, cutoff_ms: u64) -> Result<(), StoreError> {
+    if let Some(end) = cutoff_ms.checked_sub(LEVEL_MS[2]) {
+        let mut table = txn.open_table(RETENTION)?;
+        let keys: Vec<(u64, String, u16)> = table
+            .range((0u64, "", 0u16)..(end + 1, "", 0u16))?
+            .map(|e| {
+                e.map(|(k, _)| {
+                    let (d, v, b) = k.value();
+                    (d, v.to_owned(), b)
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        for (day, video, buckets) in keys {
+            table.remove((day, video.as_str(), buckets))?;
+        }
+    }
     for def in [ROLLUP_COUNTERS, ROLLUP_SKETCHES] {
         let mut table = txn.open_table(def)?;
         for (level, width) in LEVEL_MS.iter().enumerate() {
