@@ -6,8 +6,10 @@
 //! Embed it with [`spawn`] (the end-to-end tests do) or run the
 //! `vidpulse-collector` binary.
 
+pub mod access;
 pub mod api;
 pub mod apply;
+pub mod check;
 pub mod config;
 pub mod cookieless;
 pub mod dims;
@@ -16,6 +18,7 @@ pub mod export;
 pub mod geo;
 pub mod ingest;
 pub mod kpis;
+pub mod listener;
 pub mod live;
 pub mod media;
 pub mod metrics;
@@ -23,6 +26,7 @@ pub mod openapi;
 pub mod ops;
 pub mod params;
 pub mod query;
+pub mod ratelimit;
 pub mod rollup;
 pub mod routes;
 pub mod server;
