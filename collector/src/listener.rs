@@ -11,8 +11,8 @@
 //!   a request must arrive within it. Hyper arms the timer whenever it waits for
 //!   a request head, so it also closes idle keep-alive connections: a slowloris
 //!   client trickling headers, or one that opens connections and sends nothing,
-//!   holds a slot for at most this long. HTTP/2 connections get pings with the
-//!   same timeout;
+//!   holds a slot for at most this long. Only HTTP/1.1 is served (see
+//!   [`serve`]);
 //! - [`request_timeout`] (`--request-timeout-secs`), a middleware: a request
 //!   whose body trickles in, or whose answer takes too long, gets 408.
 //!
@@ -98,17 +98,14 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let per_ip = PerIp::default();
     let graceful = GracefulShutdown::new();
-    let mut builder = Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only: sniffing for an HTTP/2 preface has no timeout of its own,
+    // so a client that connects and sends nothing would hold its slot forever.
+    // (Browsers speak HTTP/2 only over TLS, which a proxy in front terminates.)
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(limits.header_timeout))
-        .keep_alive_timeout(limits.header_timeout)
-        .max_concurrent_streams(100);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -137,16 +134,25 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let svc = tower::service_fn(move |mut req: Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-            app.clone().oneshot(req.map(axum::body::Body::new))
-        });
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(svc))
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
-            if let Err(err) = conn.await {
+            // Hyper's header timer only starts with the first byte: a client that
+            // connects and sends nothing is dropped here.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
+            let svc = tower::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                app.clone().oneshot(req.map(axum::body::Body::new))
+            });
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(svc))
+                .into_owned();
+            if let Err(err) = watcher.watch(conn).await {
                 tracing::debug!(%err, "connection ended with an error");
             }
             drop(slot);

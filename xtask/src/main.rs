@@ -9,6 +9,7 @@ mod bench_browser;
 mod clips;
 mod demo;
 mod dist;
+mod fuzz;
 mod plugin;
 mod replay;
 mod setup;
@@ -33,6 +34,9 @@ commands:
   bench engine     engine cost per input, release build → target/bench/engine.json
   bench browser    plugin cost per `timeupdate` in headless Chromium (60 s throttled
                    playback) → target/bench/browser.json
+  fuzz [decoder|params] [--seconds N]
+                   run the cargo-fuzz targets (default both at once, 600 s),
+                   minimise fuzz/corpus/ → target/bench/fuzz.json
   replay FILE      replay a recorded plugin trace (debug option) natively; prints
                    the beacons it produces, one JSON object per line
 ";
@@ -79,6 +83,7 @@ fn real_main() -> Result<()> {
             no_args("dist", &rest)?;
             dist::run()
         }
+        Some("fuzz") => fuzz::run(&rest),
         Some("replay") => match rest.as_slice() {
             [file] => replay::run(std::path::Path::new(file)),
             _ => bail!("usage: cargo xtask replay FILE\n\n{USAGE}"),
