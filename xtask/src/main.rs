@@ -6,6 +6,7 @@
 
 mod bench;
 mod bench_browser;
+mod bench_hard;
 mod clips;
 mod demo;
 mod dist;
@@ -37,6 +38,11 @@ commands:
   fuzz [decoder|params] [--seconds N]
                    run the cargo-fuzz targets (default both at once, 600 s),
                    minimise fuzz/corpus/ → target/bench/fuzz.json
+  bench crash      20 SIGKILLs of a release collector under load; acked beacons and
+                   rollups checked after each → target/bench/crash.json
+  bench soak [--minutes N]
+                   max ingest rate, then N (10) minutes at half of it: RSS and
+                   p99 per minute → target/bench/soak.json
   replay FILE      replay a recorded plugin trace (debug option) natively; prints
                    the beacons it produces, one JSON object per line
 ";
@@ -99,7 +105,11 @@ fn real_main() -> Result<()> {
                 )
             }
             [what] if what == "browser" => bench_browser::run(&util::Workspace::locate()?),
-            _ => bail!("usage: cargo xtask bench collector|engine|browser\n\n{USAGE}"),
+            [what] if what == "crash" => bench_hard::crash(&util::Workspace::locate()?),
+            [what, args @ ..] if what == "soak" => {
+                bench_hard::soak(&util::Workspace::locate()?, args)
+            }
+            _ => bail!("usage: cargo xtask bench collector|engine|browser|crash|soak\n\n{USAGE}"),
         },
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
