@@ -4,8 +4,8 @@
 //!
 //! The buckets are `governor`'s keyed GCRA limiters (a maintained, lock-free
 //! token-bucket equivalent); a refused request is answered 429 with a JSON error
-//! naming `ip` or `property` and a `Retry-After` header in whole seconds, which
-//! the plugin's outbox honours by backing off. Loopback clients are exempt unless
+//! naming `ip` or `property` and a `Retry-After` header in whole seconds (the
+//! plugin's outbox retries a 429 with exponential backoff). Loopback clients are exempt unless
 //! `--rate-limit-loopback` is given (the demo, tests and benches run there).
 //! Idle buckets are forgotten every minute so the maps stay small.
 
