@@ -14,6 +14,9 @@ use crate::error::ApiError;
 
 /// Longest accepted duration or offset in a beacon: 7 days, in milliseconds.
 pub const MAX_DURATION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+/// Largest accepted media position or content duration: 100 years, in ms (a
+/// live stream's playhead can run for weeks; this only stops absurd values).
+pub const MAX_POSITION_MS: u64 = 100 * 365 * 24 * 60 * 60 * 1000;
 /// Latest accepted `started_at_ms`: 2200-01-01 (keeps time arithmetic far from
 /// overflow; a clock that far off is not data).
 pub const MAX_STARTED_AT_MS: u64 = 7_258_118_400_000;
@@ -226,7 +229,7 @@ fn validate_beacon(at: &str, b: &Beacon, limits: &Limits) -> Result<(), Invalid>
         }
     }
     if let Some(d) = v.duration_ms {
-        check_duration(&format!("{at}.video.duration_ms"), d)?;
+        check_position(&format!("{at}.video.duration_ms"), d)?;
     }
     validate_metrics(&format!("{at}.metrics"), &b.metrics, max)?;
     if b.events.len() > limits.max_events_per_beacon {
@@ -258,11 +261,11 @@ fn validate_metrics(at: &str, m: &ViewMetrics, max: usize) -> Result<(), Invalid
         ("player_startup_ms", m.player_startup_ms.unwrap_or(0)),
         ("page_load_ms", m.page_load_ms.unwrap_or(0)),
         ("aggregate_startup_ms", m.aggregate_startup_ms.unwrap_or(0)),
-        ("max_position_ms", m.max_position_ms),
     ];
     for (name, value) in durations {
         check_duration(&format!("{at}.{name}"), value)?;
     }
+    check_position(&format!("{at}.max_position_ms"), m.max_position_ms)?;
     if m.rebuffer_max_ms > m.rebuffer_ms {
         return Err(invalid(
             format!("{at}.rebuffer_max_ms"),
@@ -317,12 +320,11 @@ fn validate_event(at: &str, e: &NotableEvent, max: usize) -> Result<(), Invalid>
             dur_ms,
             from_ms,
             to_ms,
-        } => &[
-            ("at_ms", *at_ms),
-            ("dur_ms", *dur_ms),
-            ("from_ms", *from_ms),
-            ("to_ms", *to_ms),
-        ],
+        } => {
+            check_position(&format!("{at}.from_ms"), *from_ms)?;
+            check_position(&format!("{at}.to_ms"), *to_ms)?;
+            &[("at_ms", *at_ms), ("dur_ms", *dur_ms)]
+        }
         NotableEvent::Rendition { at_ms, .. } => &[("at_ms", *at_ms)],
         NotableEvent::Error { at_ms, message, .. } => {
             check_len(&format!("{at}.message"), message, 0, max)?;
@@ -372,6 +374,16 @@ fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(), Inv
     Ok(())
 }
 
+fn check_position(field: &str, ms: u64) -> Result<(), Invalid> {
+    if ms > MAX_POSITION_MS {
+        return Err(invalid(
+            field,
+            format!("{field} exceeds 100 years ({MAX_POSITION_MS} ms)"),
+        ));
+    }
+    Ok(())
+}
+
 fn check_duration(field: &str, ms: u64) -> Result<(), Invalid> {
     if ms > MAX_DURATION_MS {
         return Err(invalid(
@@ -383,134 +395,5 @@ fn check_duration(field: &str, ms: u64) -> Result<(), Invalid> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use vidpulse_plugin::wire::{Reason, VideoMeta, ViewMetrics};
-
-    const LIMITS: Limits = Limits {
-        max_beacons_per_batch: 3,
-        max_string_len: 10,
-        max_events_per_beacon: 2,
-        unknown_fields: UnknownFields::Ignore,
-    };
-
-    fn batch() -> Batch {
-        Batch {
-            v: WIRE_VERSION,
-            property: "demo.site-1".into(),
-            viewer_id: "viewer".into(),
-            cookieless: false,
-            beacons: vec![Beacon {
-                view_id: "view".into(),
-                seq: 0,
-                reason: Reason::ViewStart,
-                started_at_ms: 1_700_000_000_000,
-                at_ms: 0,
-                plugin_version: "0.1.0".into(),
-                video: VideoMeta::default(),
-                context: Default::default(),
-                metrics: ViewMetrics::default(),
-                events: Vec::new(),
-            }],
-        }
-    }
-
-    fn field_of(b: &Batch) -> String {
-        validate(b, &LIMITS).unwrap_err().field
-    }
-
-    #[test]
-    fn valid_batch_passes() {
-        validate(&batch(), &LIMITS).unwrap();
-    }
-
-    #[test]
-    fn each_rule_names_its_field() {
-        let mut b = batch();
-        b.v = 99;
-        assert_eq!(field_of(&b), "v");
-        let mut b = batch();
-        b.property = "has space".into();
-        assert_eq!(field_of(&b), "property");
-        let mut b = batch();
-        b.viewer_id = "x".repeat(65);
-        assert_eq!(field_of(&b), "viewer_id");
-        let mut b = batch();
-        b.beacons.clear();
-        assert_eq!(field_of(&b), "beacons");
-        let mut b = batch();
-        b.beacons = vec![b.beacons[0].clone(); 4];
-        assert_eq!(field_of(&b), "beacons");
-        let mut b = batch();
-        b.beacons[0].view_id.clear();
-        assert_eq!(field_of(&b), "beacons[0].view_id");
-        let mut b = batch();
-        b.beacons[0].video.title = Some("x".repeat(11));
-        assert_eq!(field_of(&b), "beacons[0].video.title");
-        let mut b = batch();
-        b.beacons[0].at_ms = MAX_DURATION_MS + 1;
-        assert_eq!(field_of(&b), "beacons[0].at_ms");
-        let mut b = batch();
-        b.beacons[0].metrics.rebuffer_max_ms = 5;
-        assert_eq!(field_of(&b), "beacons[0].metrics.rebuffer_max_ms");
-        let mut b = batch();
-        b.beacons[0].metrics.seek_max_ms = 5;
-        assert_eq!(field_of(&b), "beacons[0].metrics.seek_max_ms");
-        let mut b = batch();
-        b.beacons[0].context.experiment = Some("x".repeat(11));
-        assert_eq!(field_of(&b), "beacons[0].context.experiment");
-        let mut b = batch();
-        b.beacons[0].metrics.coverage_buckets = 8;
-        b.beacons[0].metrics.coverage = Some("fff".into());
-        assert_eq!(field_of(&b), "beacons[0].metrics.coverage");
-        let stall = NotableEvent::Stall {
-            at_ms: 0,
-            dur_ms: MAX_DURATION_MS + 1,
-        };
-        let mut b = batch();
-        b.beacons[0].events = vec![stall.clone()];
-        assert_eq!(field_of(&b), "beacons[0].events[0].dur_ms");
-        let mut b = batch();
-        b.beacons[0].events = vec![stall; 3];
-        assert_eq!(field_of(&b), "beacons[0].events");
-        let mut b = batch();
-        b.viewer_id = "a\u{0}b".into();
-        assert_eq!(field_of(&b), "viewer_id");
-        let mut b = batch();
-        b.beacons[0].started_at_ms = u64::MAX;
-        assert_eq!(field_of(&b), "beacons[0].started_at_ms");
-    }
-
-    #[test]
-    fn unknown_fields_policy() {
-        let body = br#"{"v":1,"property":"p","viewer_id":"v","beacons":[{"view_id":"a","seq":0,"reason":"view_start","started_at_ms":1,"at_ms":0,"plugin_version":"x","video":{},"metrics":{"bogus":1}}]}"#;
-        assert!(decode(body).is_ok());
-        let err = decode_with(body, UnknownFields::Reject).unwrap_err();
-        assert_eq!(err.field, "beacons[0].metrics.bogus");
-    }
-
-    #[test]
-    fn decode_names_the_path() {
-        let err = decode(br#"{"v":1,"property":"p","viewer_id":"v","beacons":[{"view_id":5}]}"#)
-            .unwrap_err();
-        assert_eq!(err.field, "beacons[0].view_id");
-        assert_eq!(decode(b"{not json").unwrap_err().field, "body");
-        let err = decode(br#"{"property":"p","viewer_id":"v","beacons":[]}"#).unwrap_err();
-        assert_eq!(err.field, "v");
-        let err =
-            decode(br#"{"v":1,"property":"p","viewer_id":"v","beacons":[{"view_id":"#).unwrap_err();
-        assert_eq!(err.field, "beacons[0].view_id");
-        assert!(decode(b"{} trailing").is_err());
-    }
-
-    #[test]
-    fn content_types() {
-        let mut h = HeaderMap::new();
-        assert!(check_content_type(&h).is_ok());
-        h.insert(CONTENT_TYPE, "text/plain;charset=UTF-8".parse().unwrap());
-        assert!(check_content_type(&h).is_ok());
-        h.insert(CONTENT_TYPE, "application/xml".parse().unwrap());
-        let err = check_content_type(&h).unwrap_err();
-        assert_eq!(err.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    }
-}
+#[path = "ingest_tests.rs"]
+mod tests;

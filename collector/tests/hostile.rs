@@ -328,6 +328,15 @@ fn cases() -> Vec<Case> {
             "beacons[0].metrics.error.code",
         ),
         post("unsupported wire version", with("/v", json!(2)), 400, "v"),
+        post(
+            "position absurd",
+            raw(
+                "\"watch_ms\":10000",
+                b"\"watch_ms\":10000,\"max_position_ms\":18446744073709551615",
+            ),
+            400,
+            "beacons[0].metrics.max_position_ms",
+        ),
         // Deep nesting.
         post(
             "deep nesting at top",
