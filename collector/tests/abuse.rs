@@ -56,6 +56,7 @@ async fn a_flood_from_one_ip_does_not_stop_another() {
     let honest = client_from("127.0.0.3");
     let mut flood_ok = Vec::new();
     let mut limited = 0;
+    let started = Instant::now();
     for i in 0..200 {
         let b = batch_of("flooder", vec![beacon(&format!("flood-{i}"), 0, 1_000 + i)]);
         let (status, retry) = post_from(&h, &flooder, serde_json::to_vec(&b).unwrap()).await;
@@ -108,6 +109,8 @@ async fn a_flood_on_one_property_does_not_stop_another() {
     .await;
     let client = client_from("127.0.0.4");
     let mut limited = 0;
+    let mut passed = 0;
+    let started = Instant::now();
     for i in 0..20 {
         let beacons = (0..5)
             .map(|j| beacon(&format!("p-{i}-{j}"), 0, 1_000))
@@ -121,9 +124,16 @@ async fn a_flood_on_one_property_does_not_stop_another() {
         if status == 429 {
             limited += 1;
             assert!(retry.is_some());
+        } else {
+            assert_eq!(status, 200);
+            passed += 5;
         }
     }
-    assert!(limited >= 10, "{limited}");
+    let allowed = 20.0 + 10.0 * started.elapsed().as_secs_f64() + 5.0;
+    assert!(
+        f64::from(passed) <= allowed && limited > 0,
+        "{passed} beacons passed (bucket allows {allowed:.0}), {limited} limited"
+    );
     let mut other = batch_of("v", vec![beacon("other-prop", 0, 1_000)]);
     other.property = "other".into();
     let (status, _) = post_from(&h, &client, serde_json::to_vec(&other).unwrap()).await;
@@ -202,16 +212,21 @@ async fn one_ip_cannot_take_every_connection() {
         .unwrap();
     let (text, _) = read_until_closed(&mut other, Duration::from_secs(5)).await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    // Closing one frees a slot for the first address.
+    // Closing one frees a slot for the first address (once the server saw it).
     drop(held.pop());
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut again = connect_from("127.0.0.5").await;
-    again
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let (text, _) = read_until_closed(&mut again, Duration::from_secs(5)).await;
-    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut again = connect_from("127.0.0.5").await;
+        let _ = again
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await;
+        let (text, _) = read_until_closed(&mut again, Duration::from_secs(5)).await;
+        if text.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no slot freed: {text:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     drop(held);
     h.running.shutdown().await.unwrap();
 }

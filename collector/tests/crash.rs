@@ -190,7 +190,7 @@ async fn sigkill_under_load_loses_no_acknowledged_beacon() {
         let (mut child, addr) = start(&data).await;
         let restart_ms = t0.elapsed().as_millis() as u64;
         let verified = verify(&addr, &acked).await;
-        let kill_after = Duration::from_millis(150 + next_rand(&mut rng) % 850);
+        let kill_after = Duration::from_millis(250 + next_rand(&mut rng) % 750);
         let loader = {
             let (addr, seqs, acked) = (addr.clone(), seqs.clone(), acked.clone());
             tokio::spawn(async move { load(&addr, &seqs, &acked).await })

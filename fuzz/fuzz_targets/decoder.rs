@@ -17,7 +17,10 @@ const LIMITS: Limits = Limits {
 fuzz_target!(|data: &[u8]| {
     let strict = decode_with(data, UnknownFields::Reject);
     let Ok(batch) = decode(data) else {
-        assert!(strict.is_err(), "strict decoding accepted what lenient refused");
+        assert!(
+            strict.is_err(),
+            "strict decoding accepted what lenient refused"
+        );
         return;
     };
     if validate(&batch, &LIMITS).is_ok() {
