@@ -76,9 +76,12 @@ async fn a_flood_from_one_ip_does_not_stop_another() {
             assert_eq!(status, 200, "honest request {i} refused");
         }
     }
+    // At most the burst plus what the bucket refilled meanwhile got through.
+    let allowed = 10.0 + 5.0 * started.elapsed().as_secs_f64() + 1.0;
     assert!(
-        limited >= 150,
-        "only {limited} of 200 flood requests limited"
+        (flood_ok.len() as f64) <= allowed && limited > 0,
+        "{} passed (bucket allows {allowed:.0}), {limited} limited",
+        flood_ok.len()
     );
     assert!(
         flood_ok.len() >= 10,
