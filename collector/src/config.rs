@@ -24,6 +24,37 @@ pub const DEFAULT_MAX_SCAN_VIEWS: usize = 200_000;
 /// Default size of redb's page cache, in MiB (redb's own default is 1 GiB).
 pub const DEFAULT_CACHE_MB: u64 = 64;
 
+/// Default limit on timeline events in one beacon (the plugin's outbox keeps at
+/// most 256 when it merges a view's queued beacons).
+pub const DEFAULT_MAX_EVENTS_PER_BEACON: usize = 256;
+/// Default sustained rate of beacon requests one client IP may send, per second.
+pub const DEFAULT_RATE_IP_PER_SEC: u32 = 20;
+/// Default burst of beacon requests one client IP may send at once.
+pub const DEFAULT_RATE_IP_BURST: u32 = 200;
+/// Default sustained rate of beacons one property may receive, per second.
+pub const DEFAULT_RATE_PROPERTY_PER_SEC: u32 = 5_000;
+/// Default burst of beacons one property may receive at once.
+pub const DEFAULT_RATE_PROPERTY_BURST: u32 = 50_000;
+/// Default time a request (body included) may take before it is answered 408.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+/// Default time a client has to send a request's headers; it is also how long
+/// an idle keep-alive connection stays open.
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 15;
+/// Default cap on open connections (beyond it, new ones wait in the OS backlog).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default cap on open connections from one client IP.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
+
+/// What ingest does with JSON fields the wire format does not know.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum UnknownFields {
+    /// Skip them (a newer plugin may send more than this collector knows).
+    #[default]
+    Ignore,
+    /// Refuse the batch with 400 naming the first unknown field.
+    Reject,
+}
+
 /// Collector configuration.
 #[derive(clap::Parser, Clone, Debug)]
 #[command(
@@ -103,6 +134,77 @@ pub struct Config {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "VIDPULSE_LOG_JSON")]
     pub log_json: bool,
+
+    /// Most timeline events in one beacon.
+    #[arg(long, env = "VIDPULSE_MAX_EVENTS_PER_BEACON", default_value_t = DEFAULT_MAX_EVENTS_PER_BEACON)]
+    pub max_events_per_beacon: usize,
+
+    /// JSON fields the wire format does not know: `ignore` or `reject` (400).
+    #[arg(long, env = "VIDPULSE_UNKNOWN_FIELDS", value_enum, default_value_t = UnknownFields::Ignore)]
+    pub unknown_fields: UnknownFields,
+
+    /// An accepted property key, optionally with the page origins allowed to
+    /// send for it: `KEY` or `KEY=https://a.example,https://b.example`
+    /// (repeat the flag; in the env var separate entries with `;`). With none,
+    /// every well-formed key is accepted (open mode, logged at start).
+    #[arg(long = "property", env = "VIDPULSE_PROPERTIES", value_delimiter = ';')]
+    pub properties: Vec<String>,
+
+    /// Beacon requests per second one client IP may send (sustained; 0: no limit).
+    #[arg(long, env = "VIDPULSE_RATE_IP_PER_SEC", default_value_t = DEFAULT_RATE_IP_PER_SEC)]
+    pub rate_ip_per_sec: u32,
+
+    /// Beacon requests one client IP may send in a burst.
+    #[arg(long, env = "VIDPULSE_RATE_IP_BURST", default_value_t = DEFAULT_RATE_IP_BURST,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_ip_burst: u32,
+
+    /// Beacons per second one property may receive (sustained; 0: no limit).
+    #[arg(long, env = "VIDPULSE_RATE_PROPERTY_PER_SEC", default_value_t = DEFAULT_RATE_PROPERTY_PER_SEC)]
+    pub rate_property_per_sec: u32,
+
+    /// Beacons one property may receive in a burst.
+    #[arg(long, env = "VIDPULSE_RATE_PROPERTY_BURST", default_value_t = DEFAULT_RATE_PROPERTY_BURST,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_property_burst: u32,
+
+    /// Rate-limit loopback clients too (by default 127.0.0.0/8 and ::1 are
+    /// exempt: the demo, tests and benches load from there).
+    #[arg(long, env = "VIDPULSE_RATE_LIMIT_LOOPBACK")]
+    pub rate_limit_loopback: bool,
+
+    /// Seconds a request may take, body included, before it is answered 408.
+    #[arg(long, env = "VIDPULSE_REQUEST_TIMEOUT_SECS", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_secs: u64,
+
+    /// Seconds a client has to send a request's headers; also how long an idle
+    /// keep-alive connection is kept.
+    #[arg(long, env = "VIDPULSE_HEADER_TIMEOUT_SECS", default_value_t = DEFAULT_HEADER_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_secs: u64,
+
+    /// Most open connections; beyond it new connections wait in the OS backlog.
+    #[arg(long, env = "VIDPULSE_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = parse_positive)]
+    pub max_connections: usize,
+
+    /// Most open connections from one client IP; more are closed at once.
+    #[arg(long, env = "VIDPULSE_MAX_CONNECTIONS_PER_IP", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_IP,
+          value_parser = parse_positive)]
+    pub max_connections_per_ip: usize,
+
+    /// Open the database, check it (every rollup row equals a recomputation
+    /// from the stored views), print the result as JSON and exit (1 on a mismatch).
+    #[arg(long)]
+    pub check: bool,
+}
+
+fn parse_positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a positive integer, got {s:?}")),
+    }
 }
 
 impl Config {
@@ -128,6 +230,19 @@ impl Config {
             admin_token: None,
             backup_dir: None,
             log_json: false,
+            max_events_per_beacon: DEFAULT_MAX_EVENTS_PER_BEACON,
+            unknown_fields: UnknownFields::Ignore,
+            properties: Vec::new(),
+            rate_ip_per_sec: DEFAULT_RATE_IP_PER_SEC,
+            rate_ip_burst: DEFAULT_RATE_IP_BURST,
+            rate_property_per_sec: DEFAULT_RATE_PROPERTY_PER_SEC,
+            rate_property_burst: DEFAULT_RATE_PROPERTY_BURST,
+            rate_limit_loopback: false,
+            request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
+            header_timeout_secs: DEFAULT_HEADER_TIMEOUT_SECS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            check: false,
         }
     }
 }
@@ -162,6 +277,42 @@ mod tests {
         assert_eq!(parsed.max_scan_views, test.max_scan_views);
         assert_eq!(parsed.cache_mb, test.cache_mb);
         assert_eq!(parsed.retention_days, None);
+        assert_eq!(parsed.max_events_per_beacon, test.max_events_per_beacon);
+        assert_eq!(parsed.unknown_fields, test.unknown_fields);
+        assert_eq!(parsed.properties, test.properties);
+        assert_eq!(parsed.rate_ip_per_sec, test.rate_ip_per_sec);
+        assert_eq!(parsed.rate_ip_burst, test.rate_ip_burst);
+        assert_eq!(parsed.rate_property_per_sec, test.rate_property_per_sec);
+        assert_eq!(parsed.rate_property_burst, test.rate_property_burst);
+        assert_eq!(parsed.rate_limit_loopback, test.rate_limit_loopback);
+        assert_eq!(parsed.request_timeout_secs, test.request_timeout_secs);
+        assert_eq!(parsed.header_timeout_secs, test.header_timeout_secs);
+        assert_eq!(parsed.max_connections, test.max_connections);
+        assert_eq!(parsed.max_connections_per_ip, test.max_connections_per_ip);
+    }
+
+    #[test]
+    fn hardening_flags_parse() {
+        let parsed = Config::try_parse_from([
+            "x",
+            "--property",
+            "a",
+            "--property",
+            "b=https://b.example,https://c.example",
+            "--unknown-fields",
+            "reject",
+            "--max-connections",
+            "8",
+        ])
+        .unwrap();
+        assert_eq!(
+            parsed.properties,
+            ["a", "b=https://b.example,https://c.example"]
+        );
+        assert_eq!(parsed.unknown_fields, UnknownFields::Reject);
+        assert_eq!(parsed.max_connections, 8);
+        assert!(Config::try_parse_from(["x", "--max-connections", "0"]).is_err());
+        assert!(Config::try_parse_from(["x", "--rate-ip-burst", "0"]).is_err());
     }
 
     #[test]

@@ -7,12 +7,23 @@
 
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
-use vidpulse_plugin::wire::{Batch, Beacon, WIRE_VERSION};
+use vidpulse_plugin::wire::{Batch, Beacon, NotableEvent, ViewMetrics, WIRE_VERSION};
 
+use crate::config::UnknownFields;
 use crate::error::ApiError;
 
 /// Longest accepted duration or offset in a beacon: 7 days, in milliseconds.
 pub const MAX_DURATION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+/// Largest accepted media position or content duration: 100 years, in ms (a
+/// live stream's playhead can run for weeks; this only stops absurd values).
+pub const MAX_POSITION_MS: u64 = 100 * 365 * 24 * 60 * 60 * 1000;
+/// Latest accepted `started_at_ms`: 2200-01-01 (keeps time arithmetic far from
+/// overflow; a clock that far off is not data).
+pub const MAX_STARTED_AT_MS: u64 = 7_258_118_400_000;
+/// Most coverage buckets (the plugin never uses more than 100).
+pub const MAX_COVERAGE_BUCKETS: u16 = 100;
+/// Largest accepted per-mille ratio (scaling): a 1000× size difference.
+pub const MAX_PERMILLE: u32 = 1_000_000;
 /// Longest property key, in characters.
 pub const MAX_PROPERTY_LEN: usize = 64;
 /// Longest viewer or view id, in characters.
@@ -25,6 +36,10 @@ pub struct Limits {
     pub max_beacons_per_batch: usize,
     /// Longest free-form string, in characters.
     pub max_string_len: usize,
+    /// Most timeline events in one beacon.
+    pub max_events_per_beacon: usize,
+    /// Unknown JSON fields: skipped or refused.
+    pub unknown_fields: UnknownFields,
 }
 
 /// A validation failure: a message and the path of the refused value.
@@ -72,9 +87,26 @@ pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// Parses a JSON batch; a failure names the path where decoding stopped.
+/// Unknown fields are skipped (a newer plugin may send more).
 pub fn decode(body: &[u8]) -> Result<Batch, Invalid> {
+    decode_with(body, UnknownFields::Ignore)
+}
+
+/// [`decode`] with an unknown-fields policy: `Reject` refuses the first field
+/// the wire format does not know, naming its path.
+pub fn decode_with(body: &[u8], unknown: UnknownFields) -> Result<Batch, Invalid> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let batch: Batch = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+    let mut first_unknown: Option<String> = None;
+    let mut note = |path: serde_ignored::Path<'_>| {
+        first_unknown.get_or_insert_with(|| ignored_path(&path));
+    };
+    let result = match unknown {
+        UnknownFields::Ignore => serde_path_to_error::deserialize(&mut de),
+        UnknownFields::Reject => {
+            serde_path_to_error::deserialize(serde_ignored::Deserializer::new(&mut de, &mut note))
+        }
+    };
+    let batch: Batch = result.map_err(|err| {
         // Segments serde could not name print as `?`; drop them from the end.
         let mut field = err.path().to_string();
         while let Some(rest) = field.strip_suffix(".?").or_else(|| field.strip_suffix('?')) {
@@ -83,11 +115,49 @@ pub fn decode(body: &[u8]) -> Result<Batch, Invalid> {
         if field == "." {
             field.clear();
         }
-        invalid(field, format!("malformed JSON: {}", err.inner()))
+        let message = err.inner().to_string();
+        // A missing key: name it, not the object that lacks it.
+        if let Some(name) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            field = if field.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{field}.{name}")
+            };
+        }
+        if field.is_empty() {
+            field = "body".to_owned();
+        }
+        invalid(field, format!("malformed JSON: {message}"))
     })?;
     de.end()
-        .map_err(|err| invalid("", format!("malformed JSON: {err}")))?;
+        .map_err(|err| invalid("body", format!("malformed JSON: {err}")))?;
+    if let Some(field) = first_unknown {
+        return Err(invalid(field, "unknown field (--unknown-fields reject)"));
+    }
     Ok(batch)
+}
+
+/// `beacons[0].metrics.foo` from serde_ignored's path.
+fn ignored_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", ignored_path(parent)),
+        Path::Map { parent, key } => {
+            let p = ignored_path(parent);
+            if p.is_empty() {
+                key.clone()
+            } else {
+                format!("{p}.{key}")
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => ignored_path(parent),
+    }
 }
 
 /// Checks every value of the batch; the first failure is returned.
@@ -110,7 +180,7 @@ pub fn validate(batch: &Batch, limits: &Limits) -> Result<(), Invalid> {
             ));
         }
     } else {
-        check_len("viewer_id", &batch.viewer_id, 1, MAX_ID_LEN)?;
+        check_id("viewer_id", &batch.viewer_id)?;
     }
     let n = batch.beacons.len();
     if n == 0 || n > limits.max_beacons_per_batch {
@@ -130,43 +200,139 @@ pub fn validate(batch: &Batch, limits: &Limits) -> Result<(), Invalid> {
 
 fn validate_beacon(at: &str, b: &Beacon, limits: &Limits) -> Result<(), Invalid> {
     let max = limits.max_string_len;
-    check_len(&format!("{at}.view_id"), &b.view_id, 1, MAX_ID_LEN)?;
+    check_id(&format!("{at}.view_id"), &b.view_id)?;
     check_len(&format!("{at}.plugin_version"), &b.plugin_version, 0, max)?;
+    if b.started_at_ms > MAX_STARTED_AT_MS {
+        return Err(invalid(
+            format!("{at}.started_at_ms"),
+            format!("started_at_ms is after 2200-01-01 ({MAX_STARTED_AT_MS})"),
+        ));
+    }
     check_duration(&format!("{at}.at_ms"), b.at_ms)?;
-    let video = [
-        ("id", &b.video.id),
-        ("title", &b.video.title),
-        ("src", &b.video.src),
+    let v = &b.video;
+    let c = &b.context;
+    let strings = [
+        ("video.id", &v.id),
+        ("video.title", &v.title),
+        ("video.series", &v.series),
+        ("video.src", &v.src),
+        ("video.cdn", &v.cdn),
+        ("context.page_host", &c.page_host),
+        ("context.page_path", &c.page_path),
+        ("context.player_name", &c.player_name),
+        ("context.player_version", &c.player_version),
+        ("context.experiment", &c.experiment),
     ];
-    for (name, value) in video {
+    for (name, value) in strings {
         if let Some(value) = value {
-            check_len(&format!("{at}.video.{name}"), value, 0, max)?;
+            check_len(&format!("{at}.{name}"), value, 0, max)?;
         }
     }
-    let m = &b.metrics;
+    if let Some(d) = v.duration_ms {
+        check_position(&format!("{at}.video.duration_ms"), d)?;
+    }
+    validate_metrics(&format!("{at}.metrics"), &b.metrics, max)?;
+    if b.events.len() > limits.max_events_per_beacon {
+        return Err(invalid(
+            format!("{at}.events"),
+            format!(
+                "a beacon holds at most {} events, got {}",
+                limits.max_events_per_beacon,
+                b.events.len()
+            ),
+        ));
+    }
+    for (i, event) in b.events.iter().enumerate() {
+        validate_event(&format!("{at}.events[{i}]"), event, max)?;
+    }
+    Ok(())
+}
+
+fn validate_metrics(at: &str, m: &ViewMetrics, max: usize) -> Result<(), Invalid> {
     let durations = [
         ("startup_ms", m.startup_ms.unwrap_or(0)),
         ("rebuffer_ms", m.rebuffer_ms),
         ("rebuffer_max_ms", m.rebuffer_max_ms),
         ("watch_ms", m.watch_ms),
         ("playing_ms", m.playing_ms),
+        ("seek_ms", m.seek_ms),
+        ("seek_max_ms", m.seek_max_ms),
+        ("fullscreen_ms", m.fullscreen_ms),
+        ("player_startup_ms", m.player_startup_ms.unwrap_or(0)),
+        ("page_load_ms", m.page_load_ms.unwrap_or(0)),
+        ("aggregate_startup_ms", m.aggregate_startup_ms.unwrap_or(0)),
     ];
     for (name, value) in durations {
-        check_duration(&format!("{at}.metrics.{name}"), value)?;
+        check_duration(&format!("{at}.{name}"), value)?;
     }
+    check_position(&format!("{at}.max_position_ms"), m.max_position_ms)?;
     if m.rebuffer_max_ms > m.rebuffer_ms {
         return Err(invalid(
-            format!("{at}.metrics.rebuffer_max_ms"),
+            format!("{at}.rebuffer_max_ms"),
             "rebuffer_max_ms exceeds rebuffer_ms",
         ));
     }
+    if m.seek_max_ms > m.seek_ms {
+        return Err(invalid(
+            format!("{at}.seek_max_ms"),
+            "seek_max_ms exceeds seek_ms",
+        ));
+    }
+    let permilles = [
+        ("upscale_permille", m.upscale_permille),
+        ("downscale_permille", m.downscale_permille),
+        ("max_upscale_permille", m.max_upscale_permille),
+    ];
+    for (name, value) in permilles {
+        if value > MAX_PERMILLE {
+            return Err(invalid(
+                format!("{at}.{name}"),
+                format!("{name} exceeds {MAX_PERMILLE}"),
+            ));
+        }
+    }
+    if m.coverage_buckets > MAX_COVERAGE_BUCKETS {
+        return Err(invalid(
+            format!("{at}.coverage_buckets"),
+            format!("coverage_buckets exceeds {MAX_COVERAGE_BUCKETS}"),
+        ));
+    }
+    if let Some(hex) = &m.coverage {
+        let digits = usize::from(m.coverage_buckets.div_ceil(4)).max(1);
+        if hex.len() > digits || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return Err(invalid(
+                format!("{at}.coverage"),
+                format!("coverage must be at most {digits} hex digits"),
+            ));
+        }
+    }
     if let Some(error) = &m.error {
-        check_len(
-            &format!("{at}.metrics.error.message"),
-            &error.message,
-            0,
-            max,
-        )?;
+        check_len(&format!("{at}.error.message"), &error.message, 0, max)?;
+    }
+    Ok(())
+}
+
+fn validate_event(at: &str, e: &NotableEvent, max: usize) -> Result<(), Invalid> {
+    let spans: &[(&str, u64)] = match e {
+        NotableEvent::Stall { at_ms, dur_ms } => &[("at_ms", *at_ms), ("dur_ms", *dur_ms)],
+        NotableEvent::Seek {
+            at_ms,
+            dur_ms,
+            from_ms,
+            to_ms,
+        } => {
+            check_position(&format!("{at}.from_ms"), *from_ms)?;
+            check_position(&format!("{at}.to_ms"), *to_ms)?;
+            &[("at_ms", *at_ms), ("dur_ms", *dur_ms)]
+        }
+        NotableEvent::Rendition { at_ms, .. } => &[("at_ms", *at_ms)],
+        NotableEvent::Error { at_ms, message, .. } => {
+            check_len(&format!("{at}.message"), message, 0, max)?;
+            &[("at_ms", *at_ms)]
+        }
+    };
+    for (name, value) in spans {
+        check_duration(&format!("{at}.{name}"), *value)?;
     }
     Ok(())
 }
@@ -185,6 +351,15 @@ fn check_property(property: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// An id: 1 to [`MAX_ID_LEN`] characters, no control characters.
+fn check_id(field: &str, value: &str) -> Result<(), Invalid> {
+    check_len(field, value, 1, MAX_ID_LEN)?;
+    if value.chars().any(char::is_control) {
+        return Err(invalid(field, format!("{field} holds a control character")));
+    }
+    Ok(())
+}
+
 fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(), Invalid> {
     let len = value.chars().count();
     if len < min {
@@ -194,6 +369,16 @@ fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(), Inv
         return Err(invalid(
             field,
             format!("{field} is longer than {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_position(field: &str, ms: u64) -> Result<(), Invalid> {
+    if ms > MAX_POSITION_MS {
+        return Err(invalid(
+            field,
+            format!("{field} exceeds 100 years ({MAX_POSITION_MS} ms)"),
         ));
     }
     Ok(())
@@ -210,96 +395,5 @@ fn check_duration(field: &str, ms: u64) -> Result<(), Invalid> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use vidpulse_plugin::wire::{Reason, VideoMeta, ViewMetrics};
-
-    const LIMITS: Limits = Limits {
-        max_beacons_per_batch: 3,
-        max_string_len: 10,
-    };
-
-    fn batch() -> Batch {
-        Batch {
-            v: WIRE_VERSION,
-            property: "demo.site-1".into(),
-            viewer_id: "viewer".into(),
-            cookieless: false,
-            beacons: vec![Beacon {
-                view_id: "view".into(),
-                seq: 0,
-                reason: Reason::ViewStart,
-                started_at_ms: 1_700_000_000_000,
-                at_ms: 0,
-                plugin_version: "0.1.0".into(),
-                video: VideoMeta::default(),
-                context: Default::default(),
-                metrics: ViewMetrics::default(),
-                events: Vec::new(),
-            }],
-        }
-    }
-
-    fn field_of(b: &Batch) -> String {
-        validate(b, &LIMITS).unwrap_err().field
-    }
-
-    #[test]
-    fn valid_batch_passes() {
-        validate(&batch(), &LIMITS).unwrap();
-    }
-
-    #[test]
-    fn each_rule_names_its_field() {
-        let mut b = batch();
-        b.v = 99;
-        assert_eq!(field_of(&b), "v");
-        let mut b = batch();
-        b.property = "has space".into();
-        assert_eq!(field_of(&b), "property");
-        let mut b = batch();
-        b.viewer_id = "x".repeat(65);
-        assert_eq!(field_of(&b), "viewer_id");
-        let mut b = batch();
-        b.beacons.clear();
-        assert_eq!(field_of(&b), "beacons");
-        let mut b = batch();
-        b.beacons = vec![b.beacons[0].clone(); 4];
-        assert_eq!(field_of(&b), "beacons");
-        let mut b = batch();
-        b.beacons[0].view_id.clear();
-        assert_eq!(field_of(&b), "beacons[0].view_id");
-        let mut b = batch();
-        b.beacons[0].video.title = Some("x".repeat(11));
-        assert_eq!(field_of(&b), "beacons[0].video.title");
-        let mut b = batch();
-        b.beacons[0].at_ms = MAX_DURATION_MS + 1;
-        assert_eq!(field_of(&b), "beacons[0].at_ms");
-        let mut b = batch();
-        b.beacons[0].metrics.rebuffer_max_ms = 5;
-        assert_eq!(field_of(&b), "beacons[0].metrics.rebuffer_max_ms");
-    }
-
-    #[test]
-    fn decode_names_the_path() {
-        let err = decode(br#"{"v":1,"property":"p","viewer_id":"v","beacons":[{"view_id":5}]}"#)
-            .unwrap_err();
-        assert_eq!(err.field, "beacons[0].view_id");
-        assert_eq!(decode(b"{not json").unwrap_err().field, "");
-        let err =
-            decode(br#"{"v":1,"property":"p","viewer_id":"v","beacons":[{"view_id":"#).unwrap_err();
-        assert_eq!(err.field, "beacons[0].view_id");
-        assert!(decode(b"{} trailing").is_err());
-    }
-
-    #[test]
-    fn content_types() {
-        let mut h = HeaderMap::new();
-        assert!(check_content_type(&h).is_ok());
-        h.insert(CONTENT_TYPE, "text/plain;charset=UTF-8".parse().unwrap());
-        assert!(check_content_type(&h).is_ok());
-        h.insert(CONTENT_TYPE, "application/xml".parse().unwrap());
-        let err = check_content_type(&h).unwrap_err();
-        assert_eq!(err.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    }
-}
+#[path = "ingest_tests.rs"]
+mod tests;

@@ -7,9 +7,11 @@
 //! Embed it with [`spawn`] (the end-to-end tests do) or run the
 //! `vidpulse-collector` binary.
 
+pub mod access;
 pub mod api;
 pub mod apply;
 pub mod auth;
+pub mod check;
 pub mod config;
 pub mod cookieless;
 pub mod dashboard;
@@ -19,6 +21,7 @@ pub mod export;
 pub mod geo;
 pub mod ingest;
 pub mod kpis;
+pub mod listener;
 pub mod live;
 pub mod media;
 pub mod metrics;
@@ -27,6 +30,7 @@ pub mod ops;
 pub mod params;
 pub mod playback_errors;
 pub mod query;
+pub mod ratelimit;
 pub mod rollup;
 pub mod routes;
 pub mod server;

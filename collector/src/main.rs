@@ -17,11 +17,26 @@ async fn main() -> anyhow::Result<()> {
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
+    if config.check {
+        return check(&config);
+    }
     let running = vidpulse_collector::spawn(config).await?;
     tracing::info!("listening on http://{}", running.addr);
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await
+}
+
+/// `--check`: open the file, compare every rollup with a recomputation from the
+/// stored views, print the report as JSON; exit 1 on a mismatch.
+fn check(config: &Config) -> anyhow::Result<()> {
+    let store = vidpulse_collector::store::Store::open(&config.data)?;
+    let report = vidpulse_collector::check::check(&store)?;
+    println!("{}", serde_json::to_string(&report)?);
+    if !report.ok() {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -13,6 +13,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,10 @@ pub struct AppState {
     pub admin: crate::ops::Admin,
     /// The day's salt for cookieless viewer ids.
     pub salt: Arc<crate::cookieless::DailySalt>,
+    /// Accepted property keys and their origins.
+    pub access: Arc<crate::access::Access>,
+    /// Ingest rate limits.
+    pub rate: Arc<crate::ratelimit::RateLimits>,
 }
 
 /// Every API route as `(method, path)`, for the OpenAPI document and its test.
@@ -77,6 +82,15 @@ pub const API_ROUTES: &[(&str, &str)] = &[
 
 /// Builds the whole router for a configuration and its running parts.
 pub fn router(config: &Config, state: AppState) -> Router {
+    // Beacons have their own CORS: origins per property (crate::access).
+    let beacons = Router::new()
+        .route(
+            "/v1/beacons",
+            post(post_beacons).layer(DefaultBodyLimit::max(config.max_body_bytes)),
+        )
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state.clone())
+        .layer(state.access.cors_layer());
     // Everything that reads the data or acts on it needs the operator (crate::auth).
     let operator = crate::auth::Operator::new(config.admin_token.clone());
     let protected = Router::new()
@@ -102,13 +116,9 @@ pub fn router(config: &Config, state: AppState) -> Router {
             crate::auth::require_operator,
         ));
     let api = Router::new()
-        .route(
-            "/v1/beacons",
-            post(post_beacons).layer(DefaultBodyLimit::max(config.max_body_bytes)),
-        )
-        .with_state(state.clone())
         .merge(protected)
         .route("/v1/openapi.json", get(openapi::document))
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
@@ -119,6 +129,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/plugin.js", get(loader_js))
+        .merge(beacons)
         .merge(api)
         .merge(crate::dashboard::router(operator));
     if let Some(dir) = &config.media_dir {
@@ -136,6 +147,15 @@ pub fn router(config: &Config, state: AppState) -> Router {
     app.layer(TraceLayer::new_for_http())
 }
 
+/// 405 as JSON naming the method (axum's default has an empty body).
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method {method} not allowed here"),
+        Some("method".to_owned()),
+    )
+}
+
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 struct IngestReply {
     accepted: usize,
@@ -147,18 +167,40 @@ async fn post_beacons(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<IngestReply>, ApiError> {
+) -> Response {
     state.http.ingest_requests.fetch_add(1, Ordering::Relaxed);
-    let result = ingest_one(&state, peer, &headers, body).await;
-    if let Err(err) = &result {
-        let counter = if err.status.is_client_error() {
-            &state.http.ingest_rejected
-        } else {
-            &state.http.ingest_failed
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+    if let Err(limited) = state.rate.check_ip(peer.ip()) {
+        state.http.ingest_rejected.fetch_add(1, Ordering::Relaxed);
+        return limited.into_response();
     }
-    result
+    match ingest_one(&state, peer, &headers, body).await {
+        Ok(reply) => reply.into_response(),
+        Err(Refused::Limited(limited)) => {
+            state.http.ingest_rejected.fetch_add(1, Ordering::Relaxed);
+            limited.into_response()
+        }
+        Err(Refused::Error(err)) => {
+            let counter = if err.status.is_client_error() {
+                &state.http.ingest_rejected
+            } else {
+                &state.http.ingest_failed
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            err.into_response()
+        }
+    }
+}
+
+/// Why an ingest request was not stored.
+enum Refused {
+    Error(ApiError),
+    Limited(crate::ratelimit::Limited),
+}
+
+impl<E: Into<ApiError>> From<E> for Refused {
+    fn from(err: E) -> Self {
+        Refused::Error(err.into())
+    }
 }
 
 async fn ingest_one(
@@ -166,7 +208,7 @@ async fn ingest_one(
     peer: SocketAddr,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<IngestReply>, ApiError> {
+) -> Result<Json<IngestReply>, Refused> {
     ingest::check_content_type(headers)?;
     let body = body.map_err(|rej| {
         if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -179,8 +221,15 @@ async fn ingest_one(
             ApiError::new(rej.status(), rej.body_text(), Some("body".to_owned()))
         }
     })?;
-    let mut batch = ingest::decode(&body)?;
+    let mut batch = ingest::decode_with(&body, state.limits.unknown_fields)?;
     ingest::validate(&batch, &state.limits)?;
+    state
+        .access
+        .check(&batch.property, headers.get(header::ORIGIN))?;
+    state
+        .rate
+        .check_property(peer.ip(), &batch.property, batch.beacons.len())
+        .map_err(Refused::Limited)?;
     let received = Received {
         user_agent: headers.get(header::USER_AGENT).map(|v| {
             truncate(

@@ -59,12 +59,23 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let retention = config
         .retention_days
         .map(|days| tokio::spawn(crate::ops::retention_task(writer.clone(), days)));
+    let access =
+        Arc::new(crate::access::Access::parse(&config.properties).map_err(|e| anyhow::anyhow!(e))?);
+    if access.is_open() {
+        tracing::warn!("no --property configured: open mode, every property key is accepted");
+    } else {
+        tracing::info!(properties = access.len(), "property keys configured");
+    }
+    let rate = Arc::new(crate::ratelimit::RateLimits::new(&config));
+    let rate_cleanup = rate.spawn_cleanup();
     let state = AppState {
         store: store.clone(),
         writer,
         limits: Limits {
             max_beacons_per_batch: config.max_beacons_per_batch,
             max_string_len: config.max_string_len,
+            max_events_per_beacon: config.max_events_per_beacon,
+            unknown_fields: config.unknown_fields,
         },
         live: live.clone(),
         geo,
@@ -76,18 +87,26 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         salt: Arc::new(crate::cookieless::DailySalt::open(Some(
             config.data.with_extension("cookieless-salt"),
         ))),
+        access,
+        rate,
     };
-    let app = routes::router(&config, state);
+    let app = routes::router(&config, state).layer(axum::middleware::from_fn_with_state(
+        Duration::from_secs(config.request_timeout_secs),
+        crate::listener::request_timeout,
+    ));
+    let conn_limits = crate::listener::ConnLimits {
+        max_connections: config.max_connections,
+        max_per_ip: config.max_connections_per_ip,
+        header_timeout: Duration::from_secs(config.header_timeout_secs),
+    };
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let served = crate::listener::serve(listener, app, conn_limits, async move {
             let _ = stopped.await;
         })
-        .await
+        .await;
+        rate_cleanup.abort();
+        served
     });
     tracing::info!(%addr, "collector started");
     Ok(Running {

@@ -144,7 +144,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
     let json = |b: &vidpulse_plugin::wire::Batch| serde_json::to_vec(b).unwrap();
     let tp = Some("text/plain");
 
-    rejected(&h, b"{\"v\":1,".to_vec(), tp, 400, "").await;
+    rejected(&h, b"{\"v\":1,".to_vec(), tp, 400, "body").await;
 
     let mut wrong_type = serde_json::to_value(batch(vec![beacon("x", 0, 1)])).unwrap();
     wrong_type["beacons"][0]["seq"] = json!("one");

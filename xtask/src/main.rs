@@ -6,10 +6,12 @@
 
 mod bench;
 mod bench_browser;
+mod bench_hard;
 mod bench_plugin;
 mod clips;
 mod demo;
 mod dist;
+mod fuzz;
 mod plugin;
 mod replay;
 mod setup;
@@ -40,6 +42,14 @@ commands:
                    requests per minute of steady playback → target/bench/plugin.json
   vendor [--refresh]  check the vendored uPlot against its pinned npm package
                    (--refresh: copy it from the package)
+  fuzz [decoder|params] [--seconds N]
+                   run the cargo-fuzz targets (default both at once, 600 s),
+                   minimise fuzz/corpus/ → target/bench/fuzz.json
+  bench crash      20 SIGKILLs of a release collector under load; acked beacons and
+                   rollups checked after each → target/bench/crash.json
+  bench soak [--minutes N]
+                   max ingest rate, then N (10) minutes at half of it: RSS and
+                   p99 per minute → target/bench/soak.json
   replay FILE      replay a recorded plugin trace (debug option) natively; prints
                    the beacons it produces, one JSON object per line
 ";
@@ -91,6 +101,7 @@ fn real_main() -> Result<()> {
             [flag] if flag == "--refresh" => vendor::run(&util::Workspace::locate()?, true),
             _ => bail!("usage: cargo xtask vendor [--refresh]\n\n{USAGE}"),
         },
+        Some("fuzz") => fuzz::run(&rest),
         Some("replay") => match rest.as_slice() {
             [file] => replay::run(std::path::Path::new(file)),
             _ => bail!("usage: cargo xtask replay FILE\n\n{USAGE}"),
@@ -107,7 +118,13 @@ fn real_main() -> Result<()> {
             }
             [what] if what == "browser" => bench_browser::run(&util::Workspace::locate()?),
             [what] if what == "plugin" => bench_plugin::run(&util::Workspace::locate()?),
-            _ => bail!("usage: cargo xtask bench collector|engine|browser|plugin\n\n{USAGE}"),
+            [what] if what == "crash" => bench_hard::crash(&util::Workspace::locate()?),
+            [what, args @ ..] if what == "soak" => {
+                bench_hard::soak(&util::Workspace::locate()?, args)
+            }
+            _ => bail!(
+                "usage: cargo xtask bench collector|engine|browser|plugin|crash|soak\n\n{USAGE}"
+            ),
         },
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
