@@ -98,6 +98,11 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let per_ip = PerIp::default();
     let graceful = GracefulShutdown::new();
+    // Connections still waiting for their first byte are not hyper connections yet,
+    // so `graceful` does not see them; this tells them to go at shutdown (they
+    // hold the router, and with it the writer's sender, which the shutdown waits
+    // to see dropped).
+    let (stopping, stop) = tokio::sync::watch::channel(false);
     // HTTP/1.1 only: sniffing for an HTTP/2 preface has no timeout of its own,
     // so a client that connects and sends nothing would hold its slot forever.
     // (Browsers speak HTTP/2 only over TLS, which a proxy in front terminates.)
@@ -137,13 +142,20 @@ pub async fn serve(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let header_timeout = limits.header_timeout;
+        let mut stop = stop.clone();
         tokio::spawn(async move {
             // Hyper's header timer only starts with the first byte: a client that
-            // connects and sends nothing is dropped here.
+            // connects and sends nothing is dropped here, as is one still silent
+            // when the server stops.
             let mut first = [0u8; 1];
-            match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
-                Ok(Ok(n)) if n > 0 => {}
-                _ => return,
+            let spoke = tokio::select! {
+                peeked = tokio::time::timeout(header_timeout, stream.peek(&mut first)) => {
+                    matches!(peeked, Ok(Ok(n)) if n > 0)
+                }
+                _ = stop.wait_for(|stopping| *stopping) => false,
+            };
+            if !spoke {
+                return;
             }
             let svc = tower::service_fn(move |mut req: Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
@@ -160,6 +172,7 @@ pub async fn serve(
         });
     }
     drop(listener);
+    let _ = stopping.send(true);
     graceful.shutdown().await;
     Ok(())
 }
