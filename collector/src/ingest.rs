@@ -95,6 +95,13 @@ pub fn decode(body: &[u8]) -> Result<Batch, Invalid> {
 /// [`decode`] with an unknown-fields policy: `Reject` refuses the first field
 /// the wire format does not know, naming its path.
 pub fn decode_with(body: &[u8], unknown: UnknownFields) -> Result<Batch, Invalid> {
+    // Fast path: most bodies are valid, and tracking the path costs about half of
+    // decoding (callgrind); the tracked decode below runs only to name the field.
+    if unknown == UnknownFields::Ignore {
+        if let Ok(batch) = serde_json::from_slice::<Batch>(body) {
+            return Ok(batch);
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let mut first_unknown: Option<String> = None;
     let mut note = |path: serde_ignored::Path<'_>| {
