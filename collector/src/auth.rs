@@ -68,6 +68,7 @@ impl fmt::Debug for Secret {
 #[derive(Clone, Debug, Default)]
 pub struct Operator {
     token: Option<Secret>,
+    guesses: std::sync::Arc<crate::guesses::Guesses>,
 }
 
 /// The outcome of checking a request.
@@ -98,6 +99,29 @@ impl Operator {
     pub fn new(token: Option<Secret>) -> Operator {
         Operator {
             token: token.filter(|Secret(t)| !t.is_empty()),
+            guesses: std::sync::Arc::default(),
+        }
+    }
+
+    /// The same rule, with wrong tokens limited per client IP ([`crate::guesses`]).
+    pub fn with_guesses(mut self, guesses: crate::guesses::Guesses) -> Operator {
+        self.guesses = std::sync::Arc::new(guesses);
+        self
+    }
+
+    /// Whether `ip` may present a credential now; `Err` is the 429 to send.
+    pub fn may_try(&self, ip: Option<std::net::IpAddr>) -> Result<(), crate::ratelimit::Limited> {
+        match (self.has_token(), ip) {
+            (true, Some(ip)) => self.guesses.check(ip),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a wrong credential from `ip`; `Err` when that locked it out.
+    pub fn wrong(&self, ip: Option<std::net::IpAddr>) -> Result<(), crate::ratelimit::Limited> {
+        match (self.has_token(), ip) {
+            (true, Some(ip)) => self.guesses.failed(ip),
+            _ => Ok(()),
         }
     }
 
@@ -185,9 +209,18 @@ fn session_cookie(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 /// Route layer for the query API and operator endpoints: 401 (with
 /// `WWW-Authenticate: Bearer`) or 403 JSON naming `authorization`.
 pub async fn require_operator(State(op): State<Operator>, req: Request, next: Next) -> Response {
+    let ip = peer_of(&req).map(|p| p.ip());
+    if let Err(limited) = op.may_try(ip) {
+        return limited.into_response();
+    }
     match op.check(peer_of(&req), req.headers()) {
         Access::Granted => next.run(req).await,
         Access::NeedsToken => {
+            if presents_credential(req.headers()) {
+                if let Err(limited) = op.wrong(ip) {
+                    return limited.into_response();
+                }
+            }
             let mut resp = ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "operator endpoint: send Authorization: Bearer <admin token> (or log in to the dashboard)",
@@ -216,9 +249,18 @@ pub async fn require_operator_page(
     req: Request,
     next: Next,
 ) -> Response {
+    let ip = peer_of(&req).map(|p| p.ip());
+    if let Err(limited) = op.may_try(ip) {
+        return limited.into_response();
+    }
     match op.check(peer_of(&req), req.headers()) {
         Access::Granted => next.run(req).await,
         Access::NeedsToken => {
+            if presents_credential(req.headers()) {
+                if let Err(limited) = op.wrong(ip) {
+                    return limited.into_response();
+                }
+            }
             let next_path = req
                 .uri()
                 .path_and_query()
@@ -234,6 +276,16 @@ pub async fn require_operator_page(
         )
             .into_response(),
     }
+}
+
+/// Whether the request carries a credential at all (a `Bearer` header or a
+/// session cookie): only those count as guesses.
+fn presents_credential(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .any(|v| v.as_bytes().starts_with(b"Bearer "))
+        || session_cookie(headers).next().is_some()
 }
 
 fn peer_of(req: &Request) -> Option<SocketAddr> {

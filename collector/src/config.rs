@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 /// Default limit on a request body, in bytes.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// Default number of wrong operator tokens a client IP may present per minute.
+pub const DEFAULT_MAX_TOKEN_FAILURES: u32 = 10;
 /// Default limit on the number of beacons in one batch.
 pub const DEFAULT_MAX_BEACONS_PER_BATCH: usize = 50;
 /// Default limit on the length of any free-form string in a beacon, in characters.
@@ -173,6 +175,12 @@ pub struct Config {
     #[arg(long, env = "VIDPULSE_RATE_LIMIT_LOOPBACK")]
     pub rate_limit_loopback: bool,
 
+    /// Wrong operator tokens a client IP may present per minute before it gets
+    /// 429 for every credential until its bucket refills (0: no limit; loopback
+    /// exempt unless --rate-limit-loopback).
+    #[arg(long, env = "VIDPULSE_MAX_TOKEN_FAILURES", default_value_t = DEFAULT_MAX_TOKEN_FAILURES)]
+    pub max_token_failures: u32,
+
     /// Seconds a request may take, body included, before it is answered 408.
     #[arg(long, env = "VIDPULSE_REQUEST_TIMEOUT_SECS", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -238,6 +246,7 @@ impl Config {
             rate_property_per_sec: DEFAULT_RATE_PROPERTY_PER_SEC,
             rate_property_burst: DEFAULT_RATE_PROPERTY_BURST,
             rate_limit_loopback: false,
+            max_token_failures: DEFAULT_MAX_TOKEN_FAILURES,
             request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
             header_timeout_secs: DEFAULT_HEADER_TIMEOUT_SECS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -285,6 +294,7 @@ mod tests {
         assert_eq!(parsed.rate_property_per_sec, test.rate_property_per_sec);
         assert_eq!(parsed.rate_property_burst, test.rate_property_burst);
         assert_eq!(parsed.rate_limit_loopback, test.rate_limit_loopback);
+        assert_eq!(parsed.max_token_failures, test.max_token_failures);
         assert_eq!(parsed.request_timeout_secs, test.request_timeout_secs);
         assert_eq!(parsed.header_timeout_secs, test.header_timeout_secs);
         assert_eq!(parsed.max_connections, test.max_connections);

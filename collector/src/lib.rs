@@ -19,6 +19,7 @@ pub mod dims;
 pub mod error;
 pub mod export;
 pub mod geo;
+pub mod guesses;
 pub mod ingest;
 pub mod kpis;
 pub mod listener;

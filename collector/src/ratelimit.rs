@@ -36,7 +36,7 @@ pub struct RateLimits {
 /// A refused request: which limit, and when to retry.
 #[derive(Debug)]
 pub struct Limited {
-    /// `ip` or `property`.
+    /// `ip`, `property` or `authorization` (wrong operator tokens).
     pub field: &'static str,
     /// Seconds until a retry can pass (at least 1).
     pub retry_after_secs: u64,
@@ -46,6 +46,7 @@ impl IntoResponse for Limited {
     fn into_response(self) -> Response {
         let message = match self.field {
             "ip" => "too many requests from this client address",
+            "authorization" => "too many wrong operator tokens from this client address",
             _ => "too many beacons for this property",
         };
         let mut resp = ApiError::new(
@@ -149,7 +150,7 @@ impl RateLimits {
     }
 }
 
-fn secs_ceil(d: Duration) -> u64 {
+pub(crate) fn secs_ceil(d: Duration) -> u64 {
     d.as_millis().div_ceil(1000).max(1) as u64
 }
 

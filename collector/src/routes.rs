@@ -92,7 +92,9 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .with_state(state.clone())
         .layer(state.access.cors_layer());
     // Everything that reads the data or acts on it needs the operator (crate::auth).
-    let operator = crate::auth::Operator::new(config.admin_token.clone());
+    let operator = crate::auth::Operator::new(config.admin_token.clone()).with_guesses(
+        crate::guesses::Guesses::new(config.max_token_failures, config.rate_limit_loopback),
+    );
     let protected = Router::new()
         .route("/v1/views", get(api::list_views))
         .route("/v1/views/{id}", get(api::get_view))

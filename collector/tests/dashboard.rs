@@ -188,3 +188,67 @@ async fn errors_are_grouped_by_code_and_message() {
     assert_eq!((status, &body["field"]), (400, &"filter".into()));
     h.running.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn wrong_tokens_from_one_address_are_limited_then_locked_out() {
+    let h = Harness::start_with(|c| {
+        c.admin_token = Some("s3cret".into());
+        c.max_token_failures = 3;
+        // The test client is on loopback, which is otherwise exempt.
+        c.rate_limit_loopback = true;
+    })
+    .await;
+    let c = no_redirects();
+    // The right token before any guess, and no credential at all: not counted.
+    let ok = c
+        .get(h.url("/v1/kpis"))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    for _ in 0..5 {
+        let none = c.get(h.url("/v1/kpis")).send().await.unwrap();
+        assert_eq!(none.status(), 401);
+    }
+    for i in 0..3 {
+        let wrong = c
+            .get(h.url("/v1/kpis"))
+            .bearer_auth("guess")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401, "wrong token {i}");
+    }
+    let limited = c
+        .get(h.url("/v1/kpis"))
+        .bearer_auth("guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limited.status(), 429);
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    let body: serde_json::Value = limited.json().await.unwrap();
+    assert_eq!(body["field"], "authorization");
+    // Locked out: even the right token waits, on the API and the login form.
+    let right = c
+        .get(h.url("/v1/kpis"))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 429);
+    let login = c
+        .post(h.url("/login"))
+        .form(&[("token", "s3cret"), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 429);
+    assert!(login.headers().get("set-cookie").is_none());
+}

@@ -17,7 +17,7 @@ mod assets;
 
 use std::path::Path;
 
-use axum::extract::{Form, Query, State};
+use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -147,13 +147,26 @@ async fn login_form(State(op): State<Operator>, Query(q): Query<LoginQuery>) -> 
 
 async fn login(
     State(op): State<Operator>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(f.next.as_deref()).to_owned();
+    let ip = Some(peer.ip());
+    if op.may_try(ip).is_err() {
+        return login_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &next,
+            "Too many wrong tokens from this address: wait a minute.",
+        );
+    }
     if !op.token_matches(f.token.trim()) {
         tracing::info!("dashboard login refused");
-        return login_page(StatusCode::UNAUTHORIZED, &next, "Wrong token.");
+        let status = match op.wrong(ip) {
+            Ok(()) => StatusCode::UNAUTHORIZED,
+            Err(_) => StatusCode::TOO_MANY_REQUESTS,
+        };
+        return login_page(status, &next, "Wrong token.");
     }
     let secure = headers
         .get("x-forwarded-proto")
