@@ -150,6 +150,19 @@ impl<'t> Apply<'t> {
             };
             // The timeline lives in `view_events`; the record keeps no copy.
             record.beacon.events = Vec::new();
+            // A beacon that says `same` left out what never changes in a view:
+            // keep the stored parts (without a stored view there is nothing to
+            // keep, and the dimensions stay unknown).
+            let mut filled = false;
+            if record.beacon.same {
+                record.beacon.same = false;
+                if let Some(p) = &previous {
+                    record.beacon.video = p.beacon.video.clone();
+                    record.beacon.context = p.beacon.context.clone();
+                    record.beacon.plugin_version = p.beacon.plugin_version.clone();
+                    filled = true;
+                }
+            }
             self.append_events(&mut record, &beacon.events)?;
             let mut delta = Counters::of_view(&record.beacon.metrics);
             if let Some(p) = &previous {
@@ -161,7 +174,9 @@ impl<'t> Apply<'t> {
                 ended: beacon.metrics.view_ended,
                 delta,
             });
+            // The prepared JSON is of the beacon as sent: not of a filled one.
             let json = prepared
+                .filter(|_| !filled && !beacon.same)
                 .and_then(|p| p.beacons_json.get(i))
                 .map(Vec::as_slice);
             self.put_encoded(previous.as_ref(), &record, json)?;

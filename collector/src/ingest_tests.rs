@@ -23,6 +23,7 @@ fn batch() -> Batch {
             started_at_ms: 1_700_000_000_000,
             at_ms: 0,
             plugin_version: "0.1.0".into(),
+            same: false,
             video: VideoMeta::default(),
             context: Default::default(),
             metrics: ViewMetrics::default(),

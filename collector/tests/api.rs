@@ -400,3 +400,48 @@ async fn the_drop_in_script_is_served() {
     assert!(body.contains("video[data-vidpulse]"));
     h.running.shutdown().await.unwrap();
 }
+
+/// A beacon marked `same` (sent without the parts that never change in a view,
+/// once the collector stored one) keeps the stored video, context and version,
+/// and the rollups stay under the view's own dimensions.
+#[tokio::test]
+async fn a_same_beacon_keeps_the_stored_video_and_context() {
+    let h = Harness::start().await;
+    let t0 = common::T0;
+    let mut first = beacon("s1", 0, t0);
+    first.context.player_name = Some("hls.js".into());
+    assert_eq!(h.post(&batch(vec![first])).await.0, 200);
+    let mut next = beacon("s1", 1, t0);
+    next.same = true;
+    next.video = Default::default();
+    next.context = Default::default();
+    next.plugin_version = String::new();
+    let (status, body) = h.post(&batch(vec![next])).await;
+    assert_eq!(status, 200, "{body}");
+    let detail = h.get_ok("/v1/views/s1").await;
+    let view = &detail["beacon"];
+    assert_eq!(view["seq"], 1, "{view}");
+    assert_eq!(view["video"]["id"], "clip-1", "{view}");
+    assert_eq!(view["video"]["title"], "Test clip", "{view}");
+    assert_eq!(view["context"]["player_name"], "hls.js", "{view}");
+    assert_eq!(view["plugin_version"], "0.1.0", "{view}");
+    assert!(view.get("same").is_none(), "{view}");
+    assert_eq!(view["metrics"]["watch_ms"], 10_000, "{view}");
+    let k = h
+        .get_ok("/v1/kpis?from=0&to=4000000000000&group_by=video")
+        .await;
+    let groups = k["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 1, "{k}");
+    assert_eq!(groups[0]["value"], "clip-1", "{k}");
+    assert_eq!(groups[0]["kpis"]["views"], 1, "{k}");
+    assert_eq!(groups[0]["kpis"]["watch_ms"], 10_000, "{k}");
+
+    // Without a stored view there is nothing to keep: stored, dimensions unknown.
+    let mut orphan = beacon("s2", 3, t0);
+    orphan.same = true;
+    orphan.video = Default::default();
+    assert_eq!(h.post(&batch(vec![orphan])).await.0, 200);
+    let detail = h.get_ok("/v1/views/s2").await;
+    let view = &detail["beacon"];
+    assert!(view["video"].get("id").is_none(), "{view}");
+}

@@ -89,7 +89,14 @@ pub struct Outbox {
     retry_at: f64,
     /// Entries dropped for lack of room, for the page's debugging.
     pub dropped: u32,
+    /// Views the collector has stored a beacon of (newest last, at most
+    /// [`ACKED_VIEWS`]): their next beacons go without the parts that never change
+    /// in a view (`video`, `context`, `plugin_version`; see `wire::Beacon::same`).
+    acked: Vec<String>,
 }
+
+/// Most acknowledged view ids remembered.
+pub const ACKED_VIEWS: usize = 64;
 
 impl Outbox {
     /// An empty outbox.
@@ -176,21 +183,36 @@ impl Outbox {
         }
         let n = self.entries.len().min(self.cfg.max_batch);
         self.in_flight = n;
-        Some(envelope(property, viewer_id, &self.entries[..n]))
+        Some(envelope(
+            property,
+            viewer_id,
+            &self.entries[..n],
+            &self.acked,
+        ))
     }
 
     /// Every queued entry as one body, for `navigator.sendBeacon` when the page goes
     /// away. Nothing is removed: the entries stay saved and are sent again on the
     /// next page load, which the collector's per-view `seq` makes harmless.
     pub fn all(&self, property: &str, viewer_id: &str) -> Option<String> {
-        (!self.entries.is_empty()).then(|| envelope(property, viewer_id, &self.entries))
+        (!self.entries.is_empty())
+            .then(|| envelope(property, viewer_id, &self.entries, &self.acked))
     }
 
     /// The outcome of the batch in flight. `jitter` is a random number in [0, 1).
     pub fn finish(&mut self, outcome: Outcome, now: f64, jitter: f64) {
         match outcome {
             Outcome::Stored | Outcome::Rejected => {
-                self.entries.drain(..self.in_flight);
+                for e in self.entries.drain(..self.in_flight) {
+                    if let (Outcome::Stored, Entry::Live(b)) = (outcome, e) {
+                        if !self.acked.contains(&b.view_id) {
+                            if self.acked.len() >= ACKED_VIEWS {
+                                self.acked.remove(0);
+                            }
+                            self.acked.push(b.view_id);
+                        }
+                    }
+                }
                 self.failures = 0;
             }
             Outcome::Retry => {
@@ -212,9 +234,16 @@ fn entry_json(e: &Entry) -> String {
 }
 
 /// The `wire::Batch` envelope around the entries (a native test checks it parses
-/// as `Batch`). An empty `viewer_id` means cookieless mode.
-fn envelope(property: &str, viewer_id: &str, entries: &[Entry]) -> String {
-    let beacons: Vec<String> = entries.iter().map(entry_json).collect();
+/// as `Batch`). An empty `viewer_id` means cookieless mode. A live entry of an
+/// `acked` view is written without its unchanging parts.
+fn envelope(property: &str, viewer_id: &str, entries: &[Entry], acked: &[String]) -> String {
+    let beacons: Vec<String> = entries
+        .iter()
+        .map(|e| match e {
+            Entry::Live(b) if acked.contains(&b.view_id) => json::beacon_same(b),
+            e => entry_json(e),
+        })
+        .collect();
     json::batch(
         WIRE_VERSION,
         property,

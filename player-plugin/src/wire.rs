@@ -51,7 +51,13 @@ pub struct Beacon {
     /// Milliseconds from play intent to the moment this snapshot was taken.
     pub at_ms: u64,
     /// Version of the plugin that measured this view.
+    #[serde(default)]
     pub plugin_version: String,
+    /// `video`, `context` and `plugin_version` are as in this view's beacons the
+    /// collector already acknowledged, and left out (`video` is sent as `{}`):
+    /// the collector keeps its stored ones. Set by the outbox, never by the engine.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub same: bool,
     /// What was watched.
     pub video: VideoMeta,
     /// Where and how it was watched.

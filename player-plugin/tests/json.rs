@@ -200,6 +200,7 @@ fn beacon(r: &mut Rng) -> Beacon {
         started_at_ms: r.u64(),
         at_ms: r.u64(),
         plugin_version: r.string(),
+        same: false,
         video: video(r),
         context: context(r),
         metrics: metrics(r),
@@ -442,4 +443,26 @@ fn hex16_is_sixteen_lowercase_digits() {
     assert_eq!(json::hex16(0), "0000000000000000");
     assert_eq!(json::hex16(u64::MAX), "ffffffffffffffff");
     assert_eq!(json::hex16(0x0123_4567_89ab_cdef), "0123456789abcdef");
+}
+
+#[test]
+fn a_same_beacon_leaves_out_video_context_and_version_and_says_so() {
+    let mut r = Rng(11);
+    for _ in 0..500 {
+        let b = beacon(&mut r);
+        let ours = json::beacon_same(&b);
+        let back: Beacon = serde_json::from_str(&ours).unwrap();
+        assert!(back.same, "{ours}");
+        assert_eq!(back.video, VideoMeta::default(), "{ours}");
+        assert_eq!(back.context, ViewContext::default(), "{ours}");
+        assert_eq!(back.plugin_version, "", "{ours}");
+        let whole = Beacon {
+            same: false,
+            video: b.video.clone(),
+            context: b.context.clone(),
+            plugin_version: b.plugin_version.clone(),
+            ..back
+        };
+        assert_eq!(whole, b, "everything else is the beacon itself: {ours}");
+    }
 }

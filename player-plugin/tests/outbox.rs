@@ -11,6 +11,7 @@ fn beacon(view: &str, seq: u32, watch_ms: u64, events: Vec<NotableEvent>) -> Bea
         started_at_ms: 1_700_000_000_000,
         at_ms: watch_ms,
         plugin_version: "0.1.0".into(),
+        same: false,
         video: VideoMeta::default(),
         context: Default::default(),
         metrics: ViewMetrics {
@@ -175,4 +176,57 @@ fn an_empty_viewer_id_marks_the_batch_cookieless() {
     let mut o = Outbox::new(OutboxConfig::default());
     o.push(beacon("a", 0, 0, vec![]));
     assert!(!parse(&o.take_batch(0.0, "p", "v").unwrap()).cookieless);
+}
+
+fn titled(view: &str, seq: u32) -> Beacon {
+    let mut b = beacon(view, seq, u64::from(seq) * 10_000, vec![]);
+    b.video = VideoMeta {
+        id: Some("clip-1".into()),
+        title: Some("Clip 1".into()),
+        ..VideoMeta::default()
+    };
+    b.context.player_name = Some("html5".into());
+    b
+}
+
+#[test]
+fn once_a_view_is_stored_its_beacons_leave_out_what_never_changes() {
+    let mut o = Outbox::new(OutboxConfig::default());
+    o.push(titled("a", 0));
+    let first = o.take_batch(0.0, "p", "v").unwrap();
+    assert!(first.contains(r#""title":"Clip 1""#), "{first}");
+    assert!(!first.contains(r#""same""#), "{first}");
+    // A failed request proves nothing: still whole.
+    o.finish(Outcome::Retry, 0.0, 0.0);
+    let again = o.take_batch(10_000.0, "p", "v").unwrap();
+    assert!(again.contains(r#""title":"Clip 1""#), "{again}");
+    o.finish(Outcome::Stored, 10_000.0, 0.0);
+
+    o.push(titled("a", 1));
+    o.push(titled("b", 0));
+    let next = o.take_batch(10_000.0, "p", "v").unwrap();
+    let batch = parse(&next);
+    let (a, b) = (&batch.beacons[0], &batch.beacons[1]);
+    assert!(a.same, "{next}");
+    assert_eq!(a.video, VideoMeta::default(), "{next}");
+    assert_eq!(a.context, Default::default(), "{next}");
+    assert_eq!((a.seq, a.metrics.watch_ms), (1, 10_000));
+    assert!(!b.same, "another view is still sent whole: {next}");
+    assert_eq!(b.video.title.as_deref(), Some("Clip 1"));
+    assert!(next.len() < first.len() * 2, "{next}");
+    // What is saved for the next page stays whole: that page knows nothing.
+    let saved = o.save();
+    assert!(!saved.contains(r#""same""#), "{saved}");
+    assert_eq!(saved.matches(r#""title":"Clip 1""#).count(), 2, "{saved}");
+}
+
+#[test]
+fn a_rejected_view_is_not_taken_as_stored() {
+    let mut o = Outbox::new(OutboxConfig::default());
+    o.push(titled("a", 0));
+    o.take_batch(0.0, "p", "v").unwrap();
+    o.finish(Outcome::Rejected, 0.0, 0.0);
+    o.push(titled("a", 1));
+    let body = o.take_batch(0.0, "p", "v").unwrap();
+    assert!(!parse(&body).beacons[0].same, "{body}");
 }

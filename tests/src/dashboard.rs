@@ -100,6 +100,7 @@ impl SeedView {
             started_at_ms: now_ms - self.minutes_ago * 60_000,
             at_ms: self.metrics.watch_ms,
             plugin_version: "0.1.0".into(),
+            same: false,
             video: VideoMeta {
                 id: Some(self.video.0.clone()),
                 title: Some(self.video.1.clone()),

@@ -210,6 +210,7 @@ fn view(rng: &mut Rng, i: u64, a: &Args) -> (Batch, Received) {
         started_at_ms,
         at_ms: watch_ms,
         plugin_version: "0.1.0".into(),
+        same: false,
         video: VideoMeta {
             id: Some(format!("video-{video:04}")),
             title: Some(format!("Title {video:04}")),

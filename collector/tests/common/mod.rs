@@ -96,6 +96,7 @@ pub fn beacon(view_id: &str, seq: u32, started_at_ms: u64) -> Beacon {
         started_at_ms,
         at_ms: u64::from(seq) * 10_000,
         plugin_version: "0.1.0".into(),
+        same: false,
         video: VideoMeta {
             id: Some("clip-1".into()),
             title: Some("Test clip".into()),

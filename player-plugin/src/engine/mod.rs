@@ -538,6 +538,7 @@ impl Engine {
             started_at_ms: (self.time_origin_ms + v.started_at).max(0.0) as u64,
             at_ms: (now - v.started_at).max(0.0) as u64,
             plugin_version: String::from(env!("CARGO_PKG_VERSION")),
+            same: false,
             video: v.video.clone(),
             context: v.context.clone(),
             metrics: metrics.clone(),

@@ -184,22 +184,43 @@ pub fn hex16(n: u64) -> String {
 /// One beacon as JSON (the persisted form, and an element of a batch).
 pub fn beacon(b: &Beacon) -> String {
     let mut j = Json::default();
-    write_beacon(&mut j, b);
+    write_beacon(&mut j, b, false);
     j.out
 }
 
-fn write_beacon(j: &mut Json, b: &Beacon) {
+/// One beacon of a view the collector has already acknowledged a beacon of:
+/// `"same":true` instead of its `plugin_version`, `video` (sent as `{}`) and
+/// `context`, which the collector keeps from before (see `wire::Beacon::same`).
+pub fn beacon_same(b: &Beacon) -> String {
+    let mut j = Json::default();
+    write_beacon(&mut j, b, true);
+    j.out
+}
+
+fn write_beacon(j: &mut Json, b: &Beacon, same: bool) {
     j.open('{');
     j.s("view_id", &b.view_id);
     j.n("seq", b.seq.into());
     j.s("reason", reason(b.reason));
     j.n("started_at_ms", b.started_at_ms);
     j.n("at_ms", b.at_ms);
-    j.s("plugin_version", &b.plugin_version);
+    if same || b.same {
+        if !same {
+            j.s("plugin_version", &b.plugin_version);
+        }
+        j.b("same", true);
+    } else {
+        j.s("plugin_version", &b.plugin_version);
+    }
     j.key("video");
-    video(j, &b.video);
-    j.key("context");
-    context(j, &b.context);
+    if same {
+        j.open('{');
+        j.close('}');
+    } else {
+        video(j, &b.video);
+        j.key("context");
+        context(j, &b.context);
+    }
     j.key("metrics");
     metrics(j, &b.metrics, Shape::Wire);
     if !b.events.is_empty() {
