@@ -209,18 +209,13 @@ fn session_cookie(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 /// Route layer for the query API and operator endpoints: 401 (with
 /// `WWW-Authenticate: Bearer`) or 403 JSON naming `authorization`.
 pub async fn require_operator(State(op): State<Operator>, req: Request, next: Next) -> Response {
-    let ip = peer_of(&req).map(|p| p.ip());
-    if let Err(limited) = op.may_try(ip) {
-        return limited.into_response();
-    }
-    match op.check(peer_of(&req), req.headers()) {
+    let access = match op.judge(&req) {
+        Ok(access) => access,
+        Err(limited) => return limited.into_response(),
+    };
+    match access {
         Access::Granted => next.run(req).await,
         Access::NeedsToken => {
-            if presents_credential(req.headers()) {
-                if let Err(limited) = op.wrong(ip) {
-                    return limited.into_response();
-                }
-            }
             let mut resp = ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "operator endpoint: send Authorization: Bearer <admin token> (or log in to the dashboard)",
@@ -249,18 +244,13 @@ pub async fn require_operator_page(
     req: Request,
     next: Next,
 ) -> Response {
-    let ip = peer_of(&req).map(|p| p.ip());
-    if let Err(limited) = op.may_try(ip) {
-        return limited.into_response();
-    }
-    match op.check(peer_of(&req), req.headers()) {
+    let access = match op.judge(&req) {
+        Ok(access) => access,
+        Err(limited) => return limited.into_response(),
+    };
+    match access {
         Access::Granted => next.run(req).await,
         Access::NeedsToken => {
-            if presents_credential(req.headers()) {
-                if let Err(limited) = op.wrong(ip) {
-                    return limited.into_response();
-                }
-            }
             let next_path = req
                 .uri()
                 .path_and_query()
@@ -275,6 +265,21 @@ pub async fn require_operator_page(
              clients. Start the collector with --admin-token (or VIDPULSE_ADMIN_TOKEN).\n",
         )
             .into_response(),
+    }
+}
+
+impl Operator {
+    /// [`Operator::check`] for a request, with wrong credentials counted per
+    /// client IP ([`crate::guesses`]): `Err` is the 429 for a locked-out IP.
+    fn judge(&self, req: &Request) -> Result<Access, crate::ratelimit::Limited> {
+        let peer = peer_of(req);
+        let ip = peer.map(|p| p.ip());
+        self.may_try(ip)?;
+        let access = self.check(peer, req.headers());
+        if access == Access::NeedsToken && presents_credential(req.headers()) {
+            self.wrong(ip)?;
+        }
+        Ok(access)
     }
 }
 
