@@ -89,10 +89,11 @@ pub struct Outbox {
     retry_at: f64,
     /// Entries dropped for lack of room, for the page's debugging.
     pub dropped: u32,
-    /// Views the collector has stored a beacon of (newest last, at most
-    /// [`ACKED_VIEWS`]): their next beacons go without the parts that never change
-    /// in a view (`video`, `context`, `plugin_version`; see `wire::Beacon::same`).
-    acked: Vec<String>,
+    /// Views the collector has stored a beacon of, with that beacon's
+    /// `video`/`context`/`plugin_version` ([`json::unchanging_parts`]; newest last,
+    /// at most [`ACKED_VIEWS`]): a later beacon of the view whose parts are still
+    /// those goes without them (`wire::Beacon::same`).
+    acked: Vec<(String, String)>,
 }
 
 /// Most acknowledged view ids remembered.
@@ -205,12 +206,12 @@ impl Outbox {
             Outcome::Stored | Outcome::Rejected => {
                 for e in self.entries.drain(..self.in_flight) {
                     if let (Outcome::Stored, Entry::Live(b)) = (outcome, e) {
-                        if !self.acked.contains(&b.view_id) {
-                            if self.acked.len() >= ACKED_VIEWS {
-                                self.acked.remove(0);
-                            }
-                            self.acked.push(b.view_id);
+                        self.acked.retain(|(id, _)| *id != b.view_id);
+                        if self.acked.len() >= ACKED_VIEWS {
+                            self.acked.remove(0);
                         }
+                        let parts = json::unchanging_parts(&b);
+                        self.acked.push((b.view_id, parts));
                     }
                 }
                 self.failures = 0;
@@ -236,11 +237,22 @@ fn entry_json(e: &Entry) -> String {
 /// The `wire::Batch` envelope around the entries (a native test checks it parses
 /// as `Batch`). An empty `viewer_id` means cookieless mode. A live entry of an
 /// `acked` view is written without its unchanging parts.
-fn envelope(property: &str, viewer_id: &str, entries: &[Entry], acked: &[String]) -> String {
+fn envelope(
+    property: &str,
+    viewer_id: &str,
+    entries: &[Entry],
+    acked: &[(String, String)],
+) -> String {
     let beacons: Vec<String> = entries
         .iter()
         .map(|e| match e {
-            Entry::Live(b) if acked.contains(&b.view_id) => json::beacon_same(b),
+            Entry::Live(b)
+                if acked
+                    .iter()
+                    .any(|(id, parts)| *id == b.view_id && *parts == json::unchanging_parts(b)) =>
+            {
+                json::beacon_same(b)
+            }
             e => entry_json(e),
         })
         .collect();

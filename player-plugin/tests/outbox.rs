@@ -230,3 +230,33 @@ fn a_rejected_view_is_not_taken_as_stored() {
     let body = o.take_batch(0.0, "p", "v").unwrap();
     assert!(!parse(&body).beacons[0].same, "{body}");
 }
+
+#[test]
+fn a_view_that_learns_its_source_later_sends_it_whole_again() {
+    let mut o = Outbox::new(OutboxConfig::default());
+    let mut start = titled("a", 0);
+    start.video.src = None;
+    o.push(start);
+    o.take_batch(0.0, "p", "v").unwrap();
+    o.finish(Outcome::Stored, 0.0, 0.0);
+    // Metadata arrived: the source and duration are known now.
+    let mut next = titled("a", 1);
+    next.video.src = Some("https://cdn.example/clip.mp4".into());
+    next.video.duration_ms = Some(12_000);
+    o.push(next.clone());
+    let body = o.take_batch(0.0, "p", "v").unwrap();
+    let sent = &parse(&body).beacons[0];
+    assert!(!sent.same, "{body}");
+    assert_eq!(sent.video, next.video, "{body}");
+    o.finish(Outcome::Stored, 0.0, 0.0);
+    o.push(titled_like(&next, 2));
+    let body = o.take_batch(0.0, "p", "v").unwrap();
+    assert!(
+        parse(&body).beacons[0].same,
+        "unchanged since stored: {body}"
+    );
+}
+
+fn titled_like(b: &Beacon, seq: u32) -> Beacon {
+    Beacon { seq, ..b.clone() }
+}

@@ -197,6 +197,22 @@ pub fn beacon_same(b: &Beacon) -> String {
     j.out
 }
 
+/// What a `same` beacon leaves out (`plugin_version`, `video`, `context`), as
+/// JSON: the outbox compares it with what the collector acknowledged, since a
+/// view learns its source and duration after it starts.
+pub fn unchanging_parts(b: &Beacon) -> String {
+    let mut j = Json::default();
+    j.open('[');
+    j.sep();
+    j.str(&b.plugin_version);
+    j.sep();
+    video(&mut j, &b.video);
+    j.sep();
+    context(&mut j, &b.context);
+    j.close(']');
+    j.out
+}
+
 fn write_beacon(j: &mut Json, b: &Beacon, same: bool) {
     j.open('{');
     j.s("view_id", &b.view_id);
