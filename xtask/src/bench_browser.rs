@@ -8,11 +8,27 @@
 //! in release mode with the paths `cargo xtask test` uses.
 
 use anyhow::{Context, Result};
+use std::path::Path;
 
 use crate::util::{self, Workspace};
 use crate::{clips, plugin, setup};
 
 pub fn run(ws: &Workspace) -> Result<()> {
+    let out = ws.target.join("bench").join("browser.json");
+    run_ignored_e2e(ws, "bench_browser", &out, |_| Ok(()))?;
+    println!("bench browser: {}", out.display());
+    Ok(())
+}
+
+/// Installs what the browser benches need, builds the plugin and the clips (plus
+/// whatever `prepare` adds), then runs the ignored e2e test `test` in release mode
+/// with the paths `cargo xtask test` uses; the test writes its figures to `out`.
+pub fn run_ignored_e2e(
+    ws: &Workspace,
+    test: &str,
+    out: &Path,
+    prepare: impl FnOnce(&Workspace) -> Result<()>,
+) -> Result<()> {
     let tools = setup::run(ws, setup::Level::All)?;
     let chromium = tools.chromium.context("chromium not found after setup")?;
     let chromedriver = tools
@@ -20,7 +36,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
         .context("chromedriver not found after setup")?;
     let pkg = plugin::build(ws)?;
     clips::generate(ws)?;
-    let out = ws.target.join("bench").join("browser.json");
+    prepare(ws)?;
     util::run(
         util::cargo_cmd(&ws.root)
             .args([
@@ -29,7 +45,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
                 "-p",
                 "vidpulse-e2e",
                 "--test",
-                "bench_browser",
+                test,
                 "--",
                 "--ignored",
                 "--nocapture",
@@ -37,10 +53,8 @@ pub fn run(ws: &Workspace) -> Result<()> {
             .env("VIDPULSE_PLUGIN_DIR", &pkg)
             .env("VIDPULSE_MEDIA_DIR", ws.media())
             .env("VIDPULSE_DEMO_DIR", ws.root.join("web-demo"))
-            .env("VIDPULSE_BENCH_OUT", &out)
+            .env("VIDPULSE_BENCH_OUT", out)
             .env("CHROMEDRIVER", &chromedriver)
             .env("CHROME_BIN", &chromium),
-    )?;
-    println!("bench browser: {}", out.display());
-    Ok(())
+    )
 }

@@ -16,7 +16,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::util::{self, Workspace};
-use crate::{clips, plugin, setup, web_deps};
+use crate::{clips, web_deps};
 
 /// Goals from the issue: script ≤ 16 KB gzip; bytes/min ≤ ¼ of mux-embed's.
 const GOAL_SCRIPT_GZIP_BYTES: u64 = 16 * 1024;
@@ -36,36 +36,11 @@ fn read_json(path: &Path) -> Result<Value> {
 }
 
 pub fn run(ws: &Workspace) -> Result<()> {
-    let tools = setup::run(ws, setup::Level::All)?;
-    let chromium = tools.chromium.context("chromium not found after setup")?;
-    let chromedriver = tools
-        .chromedriver
-        .context("chromedriver not found after setup")?;
-    let pkg = plugin::build(ws)?;
-    clips::generate(ws)?;
-    clips::generate_long(ws)?;
     let bench = ws.target.join("bench");
     let traffic_path = bench.join("plugin-traffic.json");
-    util::run(
-        util::cargo_cmd(&ws.root)
-            .args([
-                "test",
-                "--release",
-                "-p",
-                "vidpulse-e2e",
-                "--test",
-                "bench_plugin",
-                "--",
-                "--ignored",
-                "--nocapture",
-            ])
-            .env("VIDPULSE_PLUGIN_DIR", &pkg)
-            .env("VIDPULSE_MEDIA_DIR", ws.media())
-            .env("VIDPULSE_DEMO_DIR", ws.root.join("web-demo"))
-            .env("VIDPULSE_BENCH_OUT", &traffic_path)
-            .env("CHROMEDRIVER", &chromedriver)
-            .env("CHROME_BIN", &chromium),
-    )?;
+    crate::bench_browser::run_ignored_e2e(ws, "bench_plugin", &traffic_path, |ws| {
+        clips::generate_long(ws).map(drop)
+    })?;
     let traffic = read_json(&traffic_path)?;
 
     let size = read_json(&bench.join("plugin_size.json"))?;
