@@ -104,9 +104,10 @@ pub async fn retention(
         Ok::<_, StoreError>(rows.into_iter().collect::<Vec<_>>())
     })
     .await??;
-    let Some((buckets, best)) = rows.iter().max_by_key(|(_, r)| r.views) else {
-        return Err(ApiError::not_found("no coverage data for this video"));
-    };
+    // A video nobody has played (or whose views have no known duration) has an
+    // empty curve: a valid answer, not a missing resource.
+    let empty = (0, Retention::default());
+    let (buckets, best) = rows.iter().max_by_key(|(_, r)| r.views).unwrap_or(&empty);
     let share: Vec<f64> = best
         .counts
         .iter()

@@ -17,11 +17,8 @@ async function titleOf(st, id) {
 }
 
 async function retentionOf(id) {
-  try {
-    return (await api(`/v1/videos/${encodeURIComponent(id)}/retention`)).body;
-  } catch (e) {
-    return null; // no coverage reported for this video yet
-  }
+  const r = (await api(`/v1/videos/${encodeURIComponent(id)}/retention`)).body;
+  return r.views > 0 ? r : null; // null: no coverage reported for this video yet
 }
 
 export async function render(root, st) {
