@@ -20,8 +20,7 @@
 //! touched); `ingest_beacons_per_s` counts beacons, `ingest_requests_per_s`
 //! requests, and the ratio to the no-op handler is given both ways.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,6 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
+use crate::loadgen::{now_ms, pct, start_collector, Collector, Conn};
 use crate::util::{self, Workspace};
 
 /// Concurrent connections of the load phases.
@@ -45,55 +45,6 @@ const QUERY_CONNECTIONS: usize = 4;
 /// Most requests of one KPI query phase on a seeded store.
 const QUERY_REQUESTS: usize = 2_000;
 const DAY_MS: u64 = 86_400_000;
-
-struct Conn {
-    reader: BufReader<TcpStream>,
-}
-
-impl Conn {
-    fn open(addr: SocketAddr) -> Result<Conn> {
-        let s = TcpStream::connect(addr)?;
-        s.set_nodelay(true)?;
-        s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Conn {
-            reader: BufReader::new(s),
-        })
-    }
-
-    /// Sends one request, returns (status, body).
-    fn request(&mut self, method: &str, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        let s = self.reader.get_mut();
-        s.write_all(head.as_bytes())?;
-        s.write_all(body)?;
-        let mut line = String::new();
-        self.reader.read_line(&mut line)?;
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .context("bad status line")?;
-        let mut len = 0usize;
-        loop {
-            line.clear();
-            self.reader.read_line(&mut line)?;
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse()?;
-                }
-            }
-        }
-        let mut body = vec![0; len];
-        self.reader.read_exact(&mut body)?;
-        Ok((status, body))
-    }
-}
 
 fn batch(seq: usize, worker: usize, started_at: u64) -> Vec<u8> {
     let beacons: Vec<Value> = (0..BEACONS_PER_BATCH)
@@ -166,65 +117,11 @@ fn phase_with(
     Ok((all.len() as f64 / elapsed, all))
 }
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank - 1]
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 fn peak_rss(child: &Child) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
-}
-
-struct Collector(Child);
-
-impl Drop for Collector {
-    /// SIGTERM first, so the collector closes its file cleanly (a killed one
-    /// leaves a file that redb must repair, reading all of it, on the next
-    /// open); SIGKILL if it has not exited within 30 s.
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        for _ in 0..300 {
-            if matches!(self.0.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the release collector on `data` on a free loopback port.
-fn start_collector(bin: &Path, data: &Path) -> Result<(Collector, SocketAddr, f64)> {
-    let started = Instant::now();
-    let addr: SocketAddr = {
-        let l = TcpListener::bind("127.0.0.1:0")?;
-        l.local_addr()?
-    };
-    let child = Command::new(bin)
-        .args(["--listen", &addr.to_string(), "--data"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let collector = Collector(child);
-    wait_ready(addr).with_context(|| format!("collector on {}", data.display()))?;
-    Ok((collector, addr, started.elapsed().as_secs_f64()))
 }
 
 /// `cargo xtask bench collector`.
@@ -386,20 +283,6 @@ fn seeded_queries(addr: SocketAddr, end_ms: u64, days: u64) -> Result<Value> {
         "overview_p95_ms_1conn": pct(&lat_overview, 95.0),
         "group_by_browser_p95_ms_1conn": pct(&lat_grouped, 95.0),
     }))
-}
-
-/// Waits up to 120 s: opening a file that was not closed cleanly means a repair
-/// that reads all of it.
-fn wait_ready(addr: SocketAddr) -> Result<()> {
-    for _ in 0..2400 {
-        if let Ok(mut c) = Conn::open(addr) {
-            if matches!(c.request("GET", "/healthz", b""), Ok((200, _))) {
-                return Ok(());
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    bail!("collector did not come up on {addr}")
 }
 
 fn measure(addr: SocketAddr, data: &Path, collector: &Collector) -> Result<Value> {

@@ -11,9 +11,6 @@
 //!   Beacons are heartbeats: each view gets 6 growing snapshots, then a new
 //!   view starts, so the store grows as in production.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,6 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
+use crate::loadgen::{now_ms, pct, start_collector, Conn};
 use crate::util::{self, Workspace};
 
 /// `cargo xtask bench crash`.
@@ -47,50 +45,6 @@ pub fn crash(ws: &Workspace) -> Result<()> {
 const CONNECTIONS: usize = 32;
 const BEACONS: usize = 10;
 
-struct Conn(BufReader<TcpStream>);
-
-impl Conn {
-    fn open(addr: SocketAddr) -> Result<Conn> {
-        let s = TcpStream::connect(addr)?;
-        s.set_nodelay(true)?;
-        s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Conn(BufReader::new(s)))
-    }
-
-    fn post(&mut self, body: &[u8]) -> Result<u16> {
-        let head = format!(
-            "POST /v1/beacons HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        let s = self.0.get_mut();
-        s.write_all(head.as_bytes())?;
-        s.write_all(body)?;
-        let mut line = String::new();
-        self.0.read_line(&mut line)?;
-        let status = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .context("bad status line")?;
-        let mut len = 0usize;
-        loop {
-            line.clear();
-            self.0.read_line(&mut line)?;
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse()?;
-                }
-            }
-        }
-        let mut body = vec![0; len];
-        self.0.read_exact(&mut body)?;
-        Ok(status)
-    }
-}
-
 /// Request `n` of worker `w`: 10 beacons, each view 6 heartbeats long.
 fn batch(w: usize, n: usize, t0: u64) -> Vec<u8> {
     let seq = (n % 6) as u64;
@@ -110,43 +64,11 @@ fn batch(w: usize, n: usize, t0: u64) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        for _ in 0..300 {
-            if matches!(self.0.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn rss_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank - 1]
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// `cargo xtask bench soak [--minutes N]`.
@@ -167,23 +89,11 @@ pub fn soak(ws: &Workspace, args: &[String]) -> Result<()> {
     let dir = ws.target.join("bench/soak-data");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let addr: SocketAddr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let child = Command::new(ws.target.join("release/vidpulse-collector"))
-        .args(["--listen", &addr.to_string(), "--data"])
-        .arg(dir.join("soak.redb"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .context("starting the collector")?;
-    let proc = Proc(child);
+    let (proc, addr, _) = start_collector(
+        &ws.target.join("release/vidpulse-collector"),
+        &dir.join("soak.redb"),
+    )?;
     let pid = proc.0.id();
-    let ready = Instant::now();
-    while TcpStream::connect(addr).is_err() {
-        if ready.elapsed() > Duration::from_secs(30) {
-            bail!("collector did not start");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let t0 = now_ms() - 3_600_000;
 
     // 1. Maximum rate.

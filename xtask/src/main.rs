@@ -12,6 +12,7 @@ mod clips;
 mod demo;
 mod dist;
 mod fuzz;
+mod loadgen;
 mod plugin;
 mod replay;
 mod setup;
