@@ -47,7 +47,9 @@ function seriesChart(parent, points, keys, title) {
   const xs = points.map((p) => p.t / 1000);
   const data = [xs, ...keys.map((k) => points.map((p) => p[k] ?? null))];
   chart(box, {
-    series: [{}, ...keys.map((k, i) => ({ label: KPIS[k].label, stroke: COLORS[i], width: 2, spanGaps: false, value: (u, v) => KPIS[k].f(v) }))],
+    // Points drawn always: a value between two empty intervals (one view in an
+    // hour) has no line to show it.
+    series: [{}, ...keys.map((k, i) => ({ label: KPIS[k].label, stroke: COLORS[i], width: 2, spanGaps: false, points: { show: true, size: 5 }, value: (u, v) => KPIS[k].f(v) }))],
     axes: [{}, { size: 70, values: (u, vs) => vs.map((v) => KPIS[keys[0]].f(v)) }],
   }, data);
 }
@@ -81,8 +83,12 @@ function live(parent) {
       u.setData([xs, ys]);
     }
   });
-  // EventSource reconnects by itself; nothing to log.
-  source.onerror = () => { lastMin.textContent = 'live stream reconnecting…'; };
+  // EventSource reconnects by itself, but cannot tell an expired login (401)
+  // from a network blip: ask the API, whose 401 goes to the login form.
+  source.onerror = () => {
+    lastMin.textContent = 'live stream reconnecting…';
+    api('/v1/kpis', new URLSearchParams({ from: String(Date.now() - 60e3) })).catch(() => {});
+  };
   window.addEventListener('pagehide', () => source.close());
 }
 
