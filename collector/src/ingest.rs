@@ -186,18 +186,22 @@ pub fn validate(batch: &Batch, limits: &Limits) -> Result<(), Invalid> {
                 "viewer_id must be empty in cookieless mode",
             ));
         }
-    } else {
+    } else if !(batch.beacons.is_empty() && batch.viewer_id.is_empty()) {
+        // A batch of deltas only may leave the viewer out: each view keeps its own.
         check_id("viewer_id", &batch.viewer_id)?;
     }
-    let n = batch.beacons.len();
+    let n = batch.beacons.len() + batch.d.len();
     if n == 0 || n > limits.max_beacons_per_batch {
         return Err(invalid(
             "beacons",
             format!(
-                "a batch holds 1 to {} beacons, got {n}",
+                "a batch holds 1 to {} beacons (whole and deltas), got {n}",
                 limits.max_beacons_per_batch
             ),
         ));
+    }
+    for (i, d) in batch.d.iter().enumerate() {
+        check_id(&format!("d[{i}].i"), &d.view_id)?;
     }
     for (i, beacon) in batch.beacons.iter().enumerate() {
         validate_beacon(&format!("beacons[{i}]"), beacon, limits)?;
@@ -205,7 +209,8 @@ pub fn validate(batch: &Batch, limits: &Limits) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn validate_beacon(at: &str, b: &Beacon, limits: &Limits) -> Result<(), Invalid> {
+/// One whole beacon (`at` is its path, for the field names).
+pub fn validate_beacon(at: &str, b: &Beacon, limits: &Limits) -> Result<(), Invalid> {
     let max = limits.max_string_len;
     check_id(&format!("{at}.view_id"), &b.view_id)?;
     check_len(&format!("{at}.plugin_version"), &b.plugin_version, 0, max)?;

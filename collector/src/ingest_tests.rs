@@ -29,6 +29,7 @@ fn batch() -> Batch {
             metrics: ViewMetrics::default(),
             events: Vec::new(),
         }],
+        d: Vec::new(),
     }
 }
 

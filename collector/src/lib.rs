@@ -15,6 +15,7 @@ pub mod check;
 pub mod config;
 pub mod cookieless;
 pub mod dashboard;
+pub mod deltas;
 pub mod dims;
 pub mod error;
 pub mod export;

@@ -230,8 +230,25 @@ async fn ingest_one(
         .check(&batch.property, headers.get(header::ORIGIN))?;
     state
         .rate
-        .check_property(peer.ip(), &batch.property, batch.beacons.len())
+        .check_property(
+            peer.ip(),
+            &batch.property,
+            batch.beacons.len() + batch.d.len(),
+        )
         .map_err(Refused::Limited)?;
+    let mut stale = 0;
+    if !batch.d.is_empty() {
+        let (store, limits) = (state.store.clone(), state.limits);
+        let resolved = tokio::task::spawn_blocking(move || {
+            crate::deltas::resolve(&store, &mut batch, &limits).map(|stale| (batch, stale))
+        })
+        .await
+        .map_err(ApiError::internal)??;
+        (batch, stale) = resolved;
+        if batch.beacons.is_empty() {
+            return Ok(Json(IngestReply { accepted: 0, stale }));
+        }
+    }
     let received = Received {
         user_agent: headers.get(header::USER_AGENT).map(|v| {
             truncate(
@@ -251,7 +268,7 @@ async fn ingest_one(
     let applied = state.writer.ingest(batch, received).await?;
     Ok(Json(IngestReply {
         accepted: applied.accepted,
-        stale: applied.stale,
+        stale: applied.stale + stale,
     }))
 }
 

@@ -64,6 +64,9 @@ pub enum Outcome {
     Rejected,
     /// Network error, 408, 429 or 5xx: try again later.
     Retry,
+    /// 409: a delta's base is not what the collector holds (an acknowledgement
+    /// was lost): send those views whole, at once.
+    Conflict,
 }
 
 impl Outcome {
@@ -72,6 +75,7 @@ impl Outcome {
         match status {
             200..=299 => Outcome::Stored,
             408 | 429 => Outcome::Retry,
+            409 => Outcome::Conflict,
             400..=499 => Outcome::Rejected,
             _ => Outcome::Retry,
         }
@@ -89,11 +93,10 @@ pub struct Outbox {
     retry_at: f64,
     /// Entries dropped for lack of room, for the page's debugging.
     pub dropped: u32,
-    /// Views the collector has stored a beacon of, with that beacon's
-    /// `video`/`context`/`plugin_version` ([`json::unchanging_parts`]; newest last,
-    /// at most [`ACKED_VIEWS`]): a later beacon of the view whose parts are still
-    /// those goes without them (`wire::Beacon::same`).
-    acked: Vec<(String, String)>,
+    /// The last beacon of each view the collector acknowledged (without events;
+    /// newest last, at most [`ACKED_VIEWS`]): a later beacon of the view goes as
+    /// its difference from it ([`json::delta`], `wire::Delta`).
+    acked: Vec<Beacon>,
 }
 
 /// Most acknowledged view ids remembered.
@@ -194,10 +197,28 @@ impl Outbox {
 
     /// Every queued entry as one body, for `navigator.sendBeacon` when the page goes
     /// away. Nothing is removed: the entries stay saved and are sent again on the
-    /// next page load, which the collector's per-view `seq` makes harmless.
-    pub fn all(&self, property: &str, viewer_id: &str) -> Option<String> {
-        (!self.entries.is_empty())
-            .then(|| envelope(property, viewer_id, &self.entries, &self.acked))
+    /// next page load, which the collector's per-view `seq` makes harmless. Since
+    /// no answer comes back, the views sent go whole next time (the collector may
+    /// now hold a newer base than the one acknowledged).
+    pub fn all(&mut self, property: &str, viewer_id: &str) -> Option<String> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let body = envelope(property, viewer_id, &self.entries, &self.acked);
+        self.forget(..);
+        Some(body)
+    }
+
+    /// Forgets the acknowledged beacons of the views of `entries[range]`.
+    fn forget(&mut self, range: impl core::ops::RangeBounds<usize>) {
+        let entries = &self.entries;
+        let range = (range.start_bound().cloned(), range.end_bound().cloned());
+        let sent = |id: &str| {
+            entries[range]
+                .iter()
+                .any(|e| matches!(e, Entry::Live(b) if b.view_id == id))
+        };
+        self.acked.retain(|a| !sent(&a.view_id));
     }
 
     /// The outcome of the batch in flight. `jitter` is a random number in [0, 1).
@@ -205,15 +226,19 @@ impl Outbox {
         match outcome {
             Outcome::Stored | Outcome::Rejected => {
                 for e in self.entries.drain(..self.in_flight) {
-                    if let (Outcome::Stored, Entry::Live(b)) = (outcome, e) {
-                        self.acked.retain(|(id, _)| *id != b.view_id);
+                    if let (Outcome::Stored, Entry::Live(mut b)) = (outcome, e) {
+                        self.acked.retain(|a| a.view_id != b.view_id);
                         if self.acked.len() >= ACKED_VIEWS {
                             self.acked.remove(0);
                         }
-                        let parts = json::unchanging_parts(&b);
-                        self.acked.push((b.view_id, parts));
+                        b.events.clear();
+                        self.acked.push(*b);
                     }
                 }
+                self.failures = 0;
+            }
+            Outcome::Conflict => {
+                self.forget(..self.in_flight);
                 self.failures = 0;
             }
             Outcome::Retry => {
@@ -236,30 +261,28 @@ fn entry_json(e: &Entry) -> String {
 
 /// The `wire::Batch` envelope around the entries (a native test checks it parses
 /// as `Batch`). An empty `viewer_id` means cookieless mode. A live entry of an
-/// `acked` view is written without its unchanging parts.
-fn envelope(
-    property: &str,
-    viewer_id: &str,
-    entries: &[Entry],
-    acked: &[(String, String)],
-) -> String {
-    let beacons: Vec<String> = entries
-        .iter()
-        .map(|e| match e {
-            Entry::Live(b)
-                if acked
-                    .iter()
-                    .any(|(id, parts)| *id == b.view_id && *parts == json::unchanging_parts(b)) =>
-            {
-                json::beacon_same(b)
-            }
-            e => entry_json(e),
-        })
-        .collect();
+/// `acked` view is written as a delta from the acknowledged beacon.
+fn envelope(property: &str, viewer_id: &str, entries: &[Entry], acked: &[Beacon]) -> String {
+    let mut whole = Vec::new();
+    let mut deltas = Vec::new();
+    for e in entries {
+        let delta = match e {
+            Entry::Live(b) => acked
+                .iter()
+                .find(|a| a.view_id == b.view_id)
+                .and_then(|a| json::delta(a, b)),
+            Entry::Raw(_) => None,
+        };
+        match delta {
+            Some(d) => deltas.push(d),
+            None => whole.push(entry_json(e)),
+        }
+    }
     json::batch(
         WIRE_VERSION,
         property,
         viewer_id,
-        beacons.iter().map(String::as_str),
+        whole.iter().map(String::as_str),
+        deltas.iter().map(String::as_str),
     )
 }

@@ -61,10 +61,14 @@ fn in_flight_entries_are_not_merged_into_and_leave_on_success() {
     o.push(beacon("a", 1, 10_000, vec![stall(2)]));
     assert_eq!(o.len(), 2);
     o.finish(Outcome::Stored, 100.0, 0.5);
-    let batch = parse(&o.take_batch(100.0, "p", "v").unwrap());
-    assert_eq!(batch.beacons.len(), 1);
-    assert_eq!(batch.beacons[0].seq, 1);
-    assert_eq!(batch.beacons[0].events, [stall(2)], "no event sent twice");
+    let mut collector = Collector::default();
+    collector
+        .stored
+        .insert("a".into(), beacon("a", 0, 0, vec![]));
+    let sent = collector.receive(&o.take_batch(100.0, "p", "v").unwrap());
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].seq, 1);
+    assert_eq!(sent[0].events, [stall(2)], "no event sent twice");
 }
 
 #[test]
@@ -189,35 +193,112 @@ fn titled(view: &str, seq: u32) -> Beacon {
     b
 }
 
+/// What the collector makes of a body: whole beacons as they are, deltas
+/// resolved against the stored beacon of their view (which must be their base),
+/// as `collector::ingest` does. Remembers what it stored.
+#[derive(Default)]
+struct Collector {
+    stored: std::collections::HashMap<String, Beacon>,
+}
+
+impl Collector {
+    fn receive(&mut self, body: &str) -> Vec<Beacon> {
+        let batch = parse(body);
+        let mut out = batch.beacons.clone();
+        for d in &batch.d {
+            let base = self
+                .stored
+                .get(&d.view_id)
+                .expect("a delta of a stored view");
+            out.push(d.resolve(base).unwrap_or_else(|e| panic!("{e:?}: {body}")));
+        }
+        for b in &out {
+            let mut kept = b.clone();
+            kept.events.clear();
+            self.stored.insert(b.view_id.clone(), kept);
+        }
+        out
+    }
+}
+
 #[test]
-fn once_a_view_is_stored_its_beacons_leave_out_what_never_changes() {
+fn once_a_view_is_stored_its_beacons_go_as_deltas() {
     let mut o = Outbox::new(OutboxConfig::default());
+    let mut c = Collector::default();
     o.push(titled("a", 0));
     let first = o.take_batch(0.0, "p", "v").unwrap();
     assert!(first.contains(r#""title":"Clip 1""#), "{first}");
-    assert!(!first.contains(r#""same""#), "{first}");
+    assert!(parse(&first).d.is_empty(), "{first}");
     // A failed request proves nothing: still whole.
     o.finish(Outcome::Retry, 0.0, 0.0);
     let again = o.take_batch(10_000.0, "p", "v").unwrap();
-    assert!(again.contains(r#""title":"Clip 1""#), "{again}");
+    assert!(parse(&again).d.is_empty(), "{again}");
+    assert_eq!(c.receive(&again), [titled("a", 0)]);
     o.finish(Outcome::Stored, 10_000.0, 0.0);
 
     o.push(titled("a", 1));
     o.push(titled("b", 0));
     let next = o.take_batch(10_000.0, "p", "v").unwrap();
     let batch = parse(&next);
-    let (a, b) = (&batch.beacons[0], &batch.beacons[1]);
-    assert!(a.same, "{next}");
-    assert_eq!(a.video, VideoMeta::default(), "{next}");
-    assert_eq!(a.context, Default::default(), "{next}");
-    assert_eq!((a.seq, a.metrics.watch_ms), (1, 10_000));
-    assert!(!b.same, "another view is still sent whole: {next}");
-    assert_eq!(b.video.title.as_deref(), Some("Clip 1"));
-    assert!(next.len() < first.len() * 2, "{next}");
+    assert_eq!((batch.beacons.len(), batch.d.len()), (1, 1), "{next}");
+    assert_eq!(
+        batch.beacons[0].view_id, "b",
+        "another view is still sent whole"
+    );
+    assert_eq!(
+        next.matches("Clip 1").count(),
+        1,
+        "only b's beacon names it: {next}"
+    );
+    assert_eq!(c.receive(&next), [titled("b", 0), titled("a", 1)]);
+    o.finish(Outcome::Stored, 10_000.0, 0.0);
+    o.push(titled("a", 2));
+    o.push(titled("b", 1));
+    let steady = o.take_batch(20_000.0, "p", "v").unwrap();
+    assert!(
+        steady.starts_with(r#"{"v":1,"p":"p","d":["#),
+        "deltas only: short, no viewer: {steady}"
+    );
+    assert!(steady.len() * 3 < first.len() * 2, "{steady} vs {first}");
+    assert_eq!(c.receive(&steady), [titled("a", 2), titled("b", 1)]);
     // What is saved for the next page stays whole: that page knows nothing.
     let saved = o.save();
-    assert!(!saved.contains(r#""same""#), "{saved}");
-    assert_eq!(saved.matches(r#""title":"Clip 1""#).count(), 2, "{saved}");
+    for line in saved.lines() {
+        let b: Beacon = serde_json::from_str(line).unwrap();
+        assert_eq!(b.video.title.as_deref(), Some("Clip 1"), "{line}");
+    }
+}
+
+#[test]
+fn a_conflict_sends_the_views_whole_at_once() {
+    assert_eq!(Outcome::from_status(409), Outcome::Conflict);
+    let mut o = Outbox::new(OutboxConfig::default());
+    o.push(titled("a", 0));
+    o.take_batch(0.0, "p", "v").unwrap();
+    o.finish(Outcome::Stored, 0.0, 0.0);
+    o.push(titled("a", 1));
+    let delta = o.take_batch(0.0, "p", "v").unwrap();
+    assert_eq!(parse(&delta).d.len(), 1, "{delta}");
+    o.finish(Outcome::Conflict, 5.0, 0.0);
+    let whole = o
+        .take_batch(5.0, "p", "v")
+        .expect("no backoff after a conflict");
+    assert_eq!(parse(&whole).beacons, [titled("a", 1)], "{whole}");
+}
+
+#[test]
+fn after_send_beacon_the_views_go_whole_next_time() {
+    let mut o = Outbox::new(OutboxConfig::default());
+    o.push(titled("a", 0));
+    o.take_batch(0.0, "p", "v").unwrap();
+    o.finish(Outcome::Stored, 0.0, 0.0);
+    o.push(titled("a", 1));
+    let hidden = o.all("p", "v").unwrap();
+    assert_eq!(parse(&hidden).d.len(), 1, "a delta on page hide: {hidden}");
+    // No answer comes back: the collector may hold seq 1 now, so the next
+    // request does not build on seq 0.
+    let next = o.take_batch(0.0, "p", "v").unwrap();
+    assert_eq!(parse(&next).beacons, [titled("a", 1)], "{next}");
 }
 
 #[test]
@@ -228,16 +309,17 @@ fn a_rejected_view_is_not_taken_as_stored() {
     o.finish(Outcome::Rejected, 0.0, 0.0);
     o.push(titled("a", 1));
     let body = o.take_batch(0.0, "p", "v").unwrap();
-    assert!(!parse(&body).beacons[0].same, "{body}");
+    assert!(parse(&body).d.is_empty(), "{body}");
 }
 
 #[test]
-fn a_view_that_learns_its_source_later_sends_it_whole_again() {
+fn a_view_that_learns_its_source_later_sends_the_new_video() {
     let mut o = Outbox::new(OutboxConfig::default());
+    let mut c = Collector::default();
     let mut start = titled("a", 0);
     start.video.src = None;
-    o.push(start);
-    o.take_batch(0.0, "p", "v").unwrap();
+    o.push(start.clone());
+    c.receive(&o.take_batch(0.0, "p", "v").unwrap());
     o.finish(Outcome::Stored, 0.0, 0.0);
     // Metadata arrived: the source and duration are known now.
     let mut next = titled("a", 1);
@@ -245,16 +327,13 @@ fn a_view_that_learns_its_source_later_sends_it_whole_again() {
     next.video.duration_ms = Some(12_000);
     o.push(next.clone());
     let body = o.take_batch(0.0, "p", "v").unwrap();
-    let sent = &parse(&body).beacons[0];
-    assert!(!sent.same, "{body}");
-    assert_eq!(sent.video, next.video, "{body}");
+    assert!(body.contains(r#""vd":{"#), "{body}");
+    assert_eq!(c.receive(&body), [next.clone()]);
     o.finish(Outcome::Stored, 0.0, 0.0);
     o.push(titled_like(&next, 2));
     let body = o.take_batch(0.0, "p", "v").unwrap();
-    assert!(
-        parse(&body).beacons[0].same,
-        "unchanged since stored: {body}"
-    );
+    assert!(!body.contains(r#""vd""#), "unchanged since stored: {body}");
+    assert_eq!(c.receive(&body), [titled_like(&next, 2)]);
 }
 
 fn titled_like(b: &Beacon, seq: u32) -> Beacon {

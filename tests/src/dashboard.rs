@@ -139,6 +139,7 @@ pub async fn seed(h: &Harness, views: &[SeedView]) -> Result<()> {
             viewer_id: format!("viewer-{}", v.id),
             cookieless: false,
             beacons: vec![v.beacon(now)],
+            d: Vec::new(),
         };
         let resp = h
             .http

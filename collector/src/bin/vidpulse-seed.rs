@@ -249,6 +249,7 @@ fn view(rng: &mut Rng, i: u64, a: &Args) -> (Batch, Received) {
         viewer_id: format!("viewer-{viewer:08}"),
         cookieless: false,
         beacons: vec![beacon],
+        d: Vec::new(),
     };
     (batch, received)
 }

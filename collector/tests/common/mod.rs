@@ -120,6 +120,7 @@ pub fn batch(beacons: Vec<Beacon>) -> Batch {
         viewer_id: "viewer-1".into(),
         cookieless: false,
         beacons,
+        d: Vec::new(),
     }
 }
 

@@ -9,8 +9,10 @@
 //! many generated values, and parses it back with serde into the same value. The
 //! serde derives in `wire` stay the one definition the collector decodes with.
 
+mod delta;
 mod trace;
 
+pub use delta::delta;
 pub use trace::trace;
 
 use alloc::string::String;
@@ -184,98 +186,77 @@ pub fn hex16(n: u64) -> String {
 /// One beacon as JSON (the persisted form, and an element of a batch).
 pub fn beacon(b: &Beacon) -> String {
     let mut j = Json::default();
-    write_beacon(&mut j, b, false);
-    j.out
-}
-
-/// One beacon of a view the collector has already acknowledged a beacon of:
-/// `"same":true` instead of its `plugin_version`, `video` (sent as `{}`) and
-/// `context`, which the collector keeps from before (see `wire::Beacon::same`).
-pub fn beacon_same(b: &Beacon) -> String {
-    let mut j = Json::default();
-    write_beacon(&mut j, b, true);
-    j.out
-}
-
-/// What a `same` beacon leaves out (`plugin_version`, `video`, `context`), as
-/// JSON: the outbox compares it with what the collector acknowledged, since a
-/// view learns its source and duration after it starts.
-pub fn unchanging_parts(b: &Beacon) -> String {
-    let mut j = Json::default();
-    j.open('[');
-    j.sep();
-    j.str(&b.plugin_version);
-    j.sep();
-    video(&mut j, &b.video);
-    j.sep();
-    context(&mut j, &b.context);
-    j.close(']');
-    j.out
-}
-
-fn write_beacon(j: &mut Json, b: &Beacon, same: bool) {
     j.open('{');
     j.s("view_id", &b.view_id);
     j.n("seq", b.seq.into());
     j.s("reason", reason(b.reason));
     j.n("started_at_ms", b.started_at_ms);
     j.n("at_ms", b.at_ms);
-    if same || b.same {
-        if !same {
-            j.s("plugin_version", &b.plugin_version);
-        }
+    j.s("plugin_version", &b.plugin_version);
+    if b.same {
         j.b("same", true);
-    } else {
-        j.s("plugin_version", &b.plugin_version);
     }
     j.key("video");
-    if same {
-        j.open('{');
-        j.close('}');
-    } else {
-        video(j, &b.video);
-        j.key("context");
-        context(j, &b.context);
-    }
+    video(&mut j, &b.video);
+    j.key("context");
+    context(&mut j, &b.context);
     j.key("metrics");
-    metrics(j, &b.metrics, Shape::Wire);
+    metrics(&mut j, &b.metrics, Shape::Wire);
     if !b.events.is_empty() {
         j.key("events");
         j.open('[');
         for e in &b.events {
             j.sep();
-            event(j, e);
+            event(&mut j, e);
         }
         j.close(']');
     }
     j.close('}');
+    j.out
 }
 
-/// The `wire::Batch` envelope around already serialised beacons. An empty
-/// `viewer_id` means cookieless mode.
+/// The `wire::Batch` envelope around already serialised beacons and deltas. An
+/// empty `viewer_id` means cookieless mode. A batch of deltas only is written
+/// with the short names and without a viewer: the collector keeps each view's.
 pub fn batch<'a>(
     v: u32,
     property: &str,
     viewer_id: &str,
     beacons: impl Iterator<Item = &'a str>,
+    deltas: impl Iterator<Item = &'a str>,
 ) -> String {
     let mut j = Json::default();
     j.open('{');
     j.n("v", v.into());
-    j.s("property", property);
-    j.s("viewer_id", viewer_id);
-    if viewer_id.is_empty() {
-        j.b("cookieless", true);
+    let mut beacons = beacons.peekable();
+    let mut deltas = deltas.peekable();
+    let whole = beacons.peek().is_some();
+    if whole || deltas.peek().is_none() {
+        j.s("property", property);
+        j.s("viewer_id", viewer_id);
+        if viewer_id.is_empty() {
+            j.b("cookieless", true);
+        }
+        list(&mut j, "beacons", beacons);
+    } else {
+        j.s("p", property);
     }
-    j.key("beacons");
+    if deltas.peek().is_some() {
+        list(&mut j, "d", deltas);
+    }
+    j.close('}');
+    j.out
+}
+
+/// `"k":[a,b,…]` of already serialised elements.
+fn list<'a>(j: &mut Json, k: &str, items: impl Iterator<Item = &'a str>) {
+    j.key(k);
     j.open('[');
-    for b in beacons {
+    for b in items {
         j.sep();
         j.raw(b);
     }
     j.close(']');
-    j.close('}');
-    j.out
 }
 
 /// What `Monitor.snapshot()` returns: `view_id`, `seq` and the metrics in one

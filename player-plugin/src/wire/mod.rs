@@ -9,31 +9,50 @@
 //!
 //! All durations are whole milliseconds and all positions whole milliseconds of
 //! media time: integers keep the JSON small and spare the wasm the float formatter.
+//!
+//! Once the collector has acknowledged a beacon of a view, the plugin sends that
+//! view's later snapshots as [`Delta`]s (`delta.rs`): only what changed, with short
+//! names, which the collector resolves against the stored beacon into the same
+//! whole [`Beacon`] before anything else sees it.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+pub mod delta;
+
+pub use delta::{Delta, DeltaError, MAX_COVERAGE_BITS};
+
 /// Version of this format; the collector rejects versions it does not know.
 pub const WIRE_VERSION: u32 = 1;
 
 /// One HTTP request body: `POST /v1/beacons`, `Content-Type: text/plain` JSON.
+///
+/// A batch of [`Delta`]s only may use the short names `p`, `u` and `b` and leave
+/// out `viewer_id`: each view keeps the viewer the collector stored for it.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Batch {
     /// [`WIRE_VERSION`] of the sender.
     pub v: u32,
     /// Property key: which site or app of the operator this data belongs to.
+    #[serde(alias = "p")]
     pub property: String,
     /// Anonymous viewer id (random, kept in `localStorage`); empty in cookieless
-    /// mode.
+    /// mode, and when the batch holds deltas only.
+    #[serde(alias = "u", default)]
     pub viewer_id: String,
     /// Cookieless mode: the page stores nothing, and the collector derives a daily
     /// viewer id from a salted hash of (day, property, IP, user agent).
     #[serde(default, skip_serializing_if = "core::ops::Not::not")]
     pub cookieless: bool,
     /// Snapshots of one or more views, oldest first.
+    #[serde(alias = "b", default)]
     pub beacons: Vec<Beacon>,
+    /// Snapshots written as their difference from one the collector stored
+    /// ([`Delta`]); the collector turns each back into its whole [`Beacon`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub d: Vec<Delta>,
 }
 
 /// A cumulative snapshot of one view.

@@ -1,0 +1,225 @@
+//! Writing [`crate::wire::Delta`]s: a beacon as its difference from the beacon of
+//! its view the collector acknowledged, and the envelope of a batch holding them.
+//!
+//! The text is what serde_json writes for the `Delta` these differences make
+//! (same member order, same names): `tests/json.rs` parses it with serde,
+//! resolves it against the base and requires the original beacon back.
+
+use alloc::string::String;
+
+use super::{context, event, playback_error, reason, video, Json};
+use crate::wire::delta::coverage_bits;
+use crate::wire::{Beacon, Reason};
+
+/// `cur` as a delta from `base`, or `None` when it cannot be one (another view,
+/// not newer, another start or plugin version, a number whose difference does
+/// not fit): the outbox then sends it whole.
+pub fn delta(base: &Beacon, cur: &Beacon) -> Option<String> {
+    if base.view_id != cur.view_id
+        || cur.seq <= base.seq
+        || base.started_at_ms != cur.started_at_ms
+        || base.plugin_version != cur.plugin_version
+    {
+        return None;
+    }
+    let mut j = Json::default();
+    j.open('{');
+    j.s("i", &cur.view_id);
+    j.n("s", cur.seq.into());
+    if cur.seq - 1 != base.seq {
+        j.n("b", base.seq.into());
+    }
+    if cur.reason != Reason::Interval {
+        j.s("r", reason(cur.reason));
+    }
+    let t = diff(base.at_ms, cur.at_ms)?;
+    int(&mut j, "t", t);
+    if cur.video != base.video {
+        j.key("vd");
+        video(&mut j, &cur.video);
+    }
+    if cur.context != base.context {
+        j.key("cx");
+        context(&mut j, &cur.context);
+    }
+    if !cur.events.is_empty() {
+        j.key("e");
+        j.open('[');
+        for e in &cur.events {
+            j.sep();
+            event(&mut j, e);
+        }
+        j.close(']');
+    }
+    metrics(&mut j, base, cur, t)?;
+    j.close('}');
+    Some(j.out)
+}
+
+/// `b - a` as a signed number, if `a + (b - a)` gives `b` back.
+fn diff(a: u64, b: u64) -> Option<i64> {
+    let d = b.wrapping_sub(a) as i64;
+    (a.checked_add_signed(d) == Some(b)).then_some(d)
+}
+
+/// `"k":d` unless `d` is 0.
+fn int(j: &mut Json, k: &str, d: i64) {
+    if d != 0 {
+        j.i(k, d);
+    }
+}
+
+/// `"k":n` or `"k":null` when the value changed.
+fn opt(j: &mut Json, k: &str, a: Option<u64>, b: Option<u64>) {
+    if a != b {
+        j.key(k);
+        match b {
+            Some(v) => j.uint(v),
+            None => j.raw("null"),
+        }
+    }
+}
+
+/// `"k":true|false` when the flag changed.
+fn flag(j: &mut Json, k: &str, a: bool, b: bool) {
+    if a != b {
+        j.b(k, b);
+    }
+}
+
+fn metrics(j: &mut Json, base: &Beacon, cur: &Beacon, t: i64) -> Option<()> {
+    let (a, m) = (&base.metrics, &cur.metrics);
+    let num = |j: &mut Json, k: &str, x: u64, y: u64| -> Option<()> {
+        int(j, k, diff(x, y)?);
+        Some(())
+    };
+    opt(j, "su", a.startup_ms, m.startup_ms);
+    flag(j, "si", a.startup_invalid, m.startup_invalid);
+    flag(j, "ff", a.first_frame, m.first_frame);
+    num(j, "rc", a.rebuffer_count.into(), m.rebuffer_count.into())?;
+    num(j, "rb", a.rebuffer_ms, m.rebuffer_ms)?;
+    num(j, "rm", a.rebuffer_max_ms, m.rebuffer_max_ms)?;
+    // Watch time by default advances with `t`, playing time with watch time.
+    let w = diff(a.watch_ms, m.watch_ms)?;
+    if w != t {
+        j.i("w", w);
+    }
+    let p = diff(a.playing_ms, m.playing_ms)?;
+    if p != w {
+        j.i("p", p);
+    }
+    num(j, "kc", a.seek_count.into(), m.seek_count.into())?;
+    num(j, "k", a.seek_ms, m.seek_ms)?;
+    num(j, "km", a.seek_max_ms, m.seek_max_ms)?;
+    num(j, "pc", a.pause_count.into(), m.pause_count.into())?;
+    num(j, "rt", a.rate_changes.into(), m.rate_changes.into())?;
+    num(j, "vc", a.volume_changes.into(), m.volume_changes.into())?;
+    num(j, "fs", a.fullscreen_ms, m.fullscreen_ms)?;
+    opt(j, "ps", a.player_startup_ms, m.player_startup_ms);
+    opt(j, "pl", a.page_load_ms, m.page_load_ms);
+    opt(j, "as", a.aggregate_startup_ms, m.aggregate_startup_ms);
+    num(j, "x", a.max_position_ms, m.max_position_ms)?;
+    if a.coverage != m.coverage {
+        coverage(
+            j,
+            a.coverage.as_deref(),
+            m.coverage.as_deref(),
+            a.coverage_buckets == m.coverage_buckets,
+        );
+    }
+    num(
+        j,
+        "cb",
+        a.coverage_buckets.into(),
+        m.coverage_buckets.into(),
+    )?;
+    flag(j, "cp", a.completed, m.completed);
+    opt(
+        j,
+        "h",
+        a.mean_height.map(u64::from),
+        m.mean_height.map(u64::from),
+    );
+    num(
+        j,
+        "rn",
+        a.rendition_changes.into(),
+        m.rendition_changes.into(),
+    )?;
+    num(
+        j,
+        "up",
+        a.upscale_permille.into(),
+        m.upscale_permille.into(),
+    )?;
+    num(
+        j,
+        "dn",
+        a.downscale_permille.into(),
+        m.downscale_permille.into(),
+    )?;
+    num(
+        j,
+        "mu",
+        a.max_upscale_permille.into(),
+        m.max_upscale_permille.into(),
+    )?;
+    num(j, "d", a.dropped_frames.into(), m.dropped_frames.into())?;
+    num(j, "f", a.total_frames.into(), m.total_frames.into())?;
+    opt(j, "tp", a.throughput_bps, m.throughput_bps);
+    if a.error != m.error {
+        j.key("er");
+        match &m.error {
+            Some(e) => playback_error(j, e),
+            None => j.raw("null"),
+        }
+    }
+    flag(j, "en", a.ended, m.ended);
+    flag(j, "ve", a.view_ended, m.view_ended);
+    Some(())
+}
+
+/// `"ca":"3-7,12"` (the buckets newly played) when the layout is the same and
+/// nothing was unset, else `"c":` the whole new hex or `null`.
+fn coverage(j: &mut Json, a: Option<&str>, b: Option<&str>, same_layout: bool) {
+    let bits = |h: Option<&str>| h.and_then(coverage_bits);
+    if let (true, Some(x), Some(y)) = (same_layout, bits(a), bits(b)) {
+        if x & !y == 0 {
+            j.key("ca");
+            ranges(j, y & !x);
+            return;
+        }
+    }
+    j.key("c");
+    match b {
+        Some(h) => j.str(h),
+        None => j.raw("null"),
+    }
+}
+
+/// The set bits of `bits` as `"a-b,c"`.
+fn ranges(j: &mut Json, bits: u128) {
+    j.out.push('"');
+    let mut i = 0u32;
+    let mut first = true;
+    while i < 128 {
+        if bits >> i & 1 == 0 {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < 128 && bits >> i & 1 == 1 {
+            i += 1;
+        }
+        if !first {
+            j.out.push(',');
+        }
+        first = false;
+        j.uint(start.into());
+        if i - 1 > start {
+            j.out.push('-');
+            j.uint((i - 1).into());
+        }
+    }
+    j.out.push('"');
+}
