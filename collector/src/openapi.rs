@@ -23,7 +23,7 @@ pub const OPERATIONS: &[Operation] = &[
     (
         "post",
         "/v1/beacons",
-        "Ingest a batch of cumulative view snapshots (text/plain JSON). 200 only after commit.",
+        "Ingest a batch of cumulative view snapshots (text/plain JSON): whole beacons, and deltas (d) resolved against the stored beacon of their view. 200 only after commit; 400 names the field; 409 when a delta's base is not the stored beacon (send it whole).",
         &[],
     ),
     (

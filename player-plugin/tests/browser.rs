@@ -79,7 +79,7 @@ fn play_starts_a_view_and_snapshot_is_a_plain_object() {
     dispatch(&el, "play");
     let s = h.snapshot();
     let id = field(&s, "view_id").as_string().unwrap();
-    assert_eq!(id.len(), 16);
+    assert_eq!(id.len(), 11);
     assert_eq!(field(&s, "rebuffer_count").as_f64(), Some(0.0));
     // The view-start beacon went out at once (nothing was in flight).
     assert_eq!(sent.borrow().len(), 1);

@@ -506,6 +506,7 @@ fn later(r: &mut Rng, base: &Beacon) -> (Beacon, Beacon) {
         b.at_ms = base.at_ms.saturating_add(step);
         b.metrics.watch_ms = base.metrics.watch_ms.saturating_add(step);
         b.metrics.playing_ms = base.metrics.playing_ms.saturating_add(step);
+        b.metrics.max_position_ms = base.metrics.max_position_ms.saturating_add(step);
     }
     if r.flag() {
         let buckets = 1 + r.below(100) as u16;
@@ -608,13 +609,14 @@ fn a_steady_heartbeat_names_only_what_moved() {
     next.at_ms += 10_001;
     next.metrics.watch_ms += 10_001;
     next.metrics.playing_ms += 10_001;
-    next.metrics.max_position_ms += 9_990;
+    next.metrics.max_position_ms += 10_001;
+    next.metrics.playing_ms -= 2;
     next.metrics.coverage = Some(coverage_hex((1 << 45) - 1, 100));
     next.metrics.total_frames += 300;
     let d = json::delta(&base, &next).unwrap();
     assert_eq!(
         d,
-        r#"{"i":"0123456789abcdef","s":9,"t":10001,"x":9990,"ca":"40-44","f":300}"#
+        r#"{"i":"0123456789abcdef","s":9,"t":10001,"p":9999,"ca":"40-44","f":300}"#
     );
     let body = json::batch(
         WIRE_VERSION,

@@ -25,9 +25,14 @@ impl IdGen {
         z ^ (z >> 31)
     }
 
-    /// 16 lowercase hex digits.
+    /// 64 random bits as 11 URL-safe base64 characters (`A-Z a-z 0-9 - _`):
+    /// the id is in every beacon, so 5 characters fewer than hex count.
     pub fn view_id(&mut self) -> String {
-        crate::json::hex16(self.next_u64())
+        const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let n = self.next_u64();
+        (0..11)
+            .map(|i| ABC[((n >> (6 * i)) & 63) as usize] as char)
+            .collect()
     }
 }
 
@@ -36,12 +41,18 @@ mod tests {
     use super::IdGen;
 
     #[test]
-    fn ids_are_hex_and_distinct() {
+    fn ids_are_url_safe_and_distinct() {
         let mut g = IdGen::new(7);
-        let a = g.view_id();
-        let b = g.view_id();
-        assert_eq!(a.len(), 16);
-        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, b);
+        let ids: Vec<String> = (0..1000).map(|_| g.view_id()).collect();
+        for id in &ids {
+            assert_eq!(id.len(), 11);
+            assert!(id
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        }
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len());
     }
 }

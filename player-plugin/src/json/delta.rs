@@ -8,8 +8,7 @@
 use alloc::string::String;
 
 use super::{context, event, playback_error, reason, video, Json};
-use crate::wire::delta::coverage_bits;
-use crate::wire::{Beacon, Reason};
+use crate::wire::{Beacon, Reason, MAX_COVERAGE_BITS};
 
 /// `cur` as a delta from `base`, or `None` when it cannot be one (another view,
 /// not newer, another start or plugin version, a number whose difference does
@@ -80,6 +79,15 @@ fn opt(j: &mut Json, k: &str, a: Option<u64>, b: Option<u64>) {
     }
 }
 
+/// `"k":d` unless the difference `d` is `t`, the default of `w`, `p` and `x`.
+fn clock(j: &mut Json, k: &str, a: u64, b: u64, t: i64) -> Option<()> {
+    let d = diff(a, b)?;
+    if d != t {
+        j.i(k, d);
+    }
+    Some(())
+}
+
 /// `"k":true|false` when the flag changed.
 fn flag(j: &mut Json, k: &str, a: bool, b: bool) {
     if a != b {
@@ -99,15 +107,9 @@ fn metrics(j: &mut Json, base: &Beacon, cur: &Beacon, t: i64) -> Option<()> {
     num(j, "rc", a.rebuffer_count.into(), m.rebuffer_count.into())?;
     num(j, "rb", a.rebuffer_ms, m.rebuffer_ms)?;
     num(j, "rm", a.rebuffer_max_ms, m.rebuffer_max_ms)?;
-    // Watch time by default advances with `t`, playing time with watch time.
-    let w = diff(a.watch_ms, m.watch_ms)?;
-    if w != t {
-        j.i("w", w);
-    }
-    let p = diff(a.playing_ms, m.playing_ms)?;
-    if p != w {
-        j.i("p", p);
-    }
+    // Watch and playing time by default advance with `t`.
+    clock(j, "w", a.watch_ms, m.watch_ms, t)?;
+    clock(j, "p", a.playing_ms, m.playing_ms, t)?;
     num(j, "kc", a.seek_count.into(), m.seek_count.into())?;
     num(j, "k", a.seek_ms, m.seek_ms)?;
     num(j, "km", a.seek_max_ms, m.seek_max_ms)?;
@@ -118,13 +120,14 @@ fn metrics(j: &mut Json, base: &Beacon, cur: &Beacon, t: i64) -> Option<()> {
     opt(j, "ps", a.player_startup_ms, m.player_startup_ms);
     opt(j, "pl", a.page_load_ms, m.page_load_ms);
     opt(j, "as", a.aggregate_startup_ms, m.aggregate_startup_ms);
-    num(j, "x", a.max_position_ms, m.max_position_ms)?;
+    clock(j, "x", a.max_position_ms, m.max_position_ms, t)?;
     if a.coverage != m.coverage {
         coverage(
             j,
             a.coverage.as_deref(),
             m.coverage.as_deref(),
             a.coverage_buckets == m.coverage_buckets,
+            m.coverage_buckets,
         );
     }
     num(
@@ -180,13 +183,55 @@ fn metrics(j: &mut Json, base: &Beacon, cur: &Beacon, t: i64) -> Option<()> {
 }
 
 /// `"ca":"3-7,12"` (the buckets newly played) when the layout is the same and
-/// nothing was unset, else `"c":` the whole new hex or `null`.
-fn coverage(j: &mut Json, a: Option<&str>, b: Option<&str>, same_layout: bool) {
-    let bits = |h: Option<&str>| h.and_then(coverage_bits);
-    if let (true, Some(x), Some(y)) = (same_layout, bits(a), bits(b)) {
-        if x & !y == 0 {
+/// nothing was unset, else `"c":` the whole new hex or `null`. Works on the hex
+/// digits directly: 128-bit arithmetic costs the wasm more than this.
+fn coverage(j: &mut Json, a: Option<&str>, b: Option<&str>, same_layout: bool, buckets: u16) {
+    // `ca` resolves to the engine's form of the new hex: only for that form.
+    let canonical = |h: &str| {
+        buckets <= MAX_COVERAGE_BITS
+            && h.len() == usize::from(buckets).div_ceil(4)
+            && h.bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    };
+    if let (true, Some(x), Some(y)) = (same_layout, a, b.filter(|y| canonical(y))) {
+        let n = x.len() * 4;
+        let bit = |h: &str, i: usize| -> Option<bool> {
+            let c = *h.as_bytes().get(h.len() - 1 - i / 4)?;
+            Some((char::from(c).to_digit(16)? >> (i % 4)) & 1 == 1)
+        };
+        // Per bucket: newly played (`Some(true)`), or `None` if one was unset.
+        let added = |i: usize| match (bit(x, i), bit(y, i)) {
+            (Some(p), Some(q)) if !p || q => Some(q && !p),
+            _ => None,
+        };
+        if x.len() == y.len()
+            && (0..n).all(|i| added(i).is_some())
+            && (0..n).any(|i| added(i) == Some(true))
+        {
             j.key("ca");
-            ranges(j, y & !x);
+            j.out.push('"');
+            let mut i = 0;
+            let mut first = true;
+            while i < n {
+                if added(i) != Some(true) {
+                    i += 1;
+                    continue;
+                }
+                let start = i;
+                while i < n && added(i) == Some(true) {
+                    i += 1;
+                }
+                if !first {
+                    j.out.push(',');
+                }
+                first = false;
+                j.uint(start as u64);
+                if i - 1 > start {
+                    j.out.push('-');
+                    j.uint((i - 1) as u64);
+                }
+            }
+            j.out.push('"');
             return;
         }
     }
@@ -195,31 +240,4 @@ fn coverage(j: &mut Json, a: Option<&str>, b: Option<&str>, same_layout: bool) {
         Some(h) => j.str(h),
         None => j.raw("null"),
     }
-}
-
-/// The set bits of `bits` as `"a-b,c"`.
-fn ranges(j: &mut Json, bits: u128) {
-    j.out.push('"');
-    let mut i = 0u32;
-    let mut first = true;
-    while i < 128 {
-        if bits >> i & 1 == 0 {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < 128 && bits >> i & 1 == 1 {
-            i += 1;
-        }
-        if !first {
-            j.out.push(',');
-        }
-        first = false;
-        j.uint(start.into());
-        if i - 1 > start {
-            j.out.push('-');
-            j.uint((i - 1).into());
-        }
-    }
-    j.out.push('"');
 }

@@ -13,11 +13,11 @@
 //! stored `seq` below the delta's is a conflict (409: the plugin sends the beacon
 //! whole), one at or above it makes the delta stale, as for a whole beacon.
 //!
-//! Rules, per member (absent always means "as in the base", with two exceptions):
+//! Rules, per member (absent always means "as in the base", with one exception):
 //! - integers (totals, counts, means): the difference from the base, signed;
-//! - `w` (watch time) absent: it advanced as much as `t` (at_ms); `p` (playing
-//!   time) absent: as much as watch time. That is steady playback, so a steady
-//!   heartbeat names neither;
+//! - `w` (watch time), `p` (playing time) and `x` (furthest position) absent:
+//!   each advanced as much as `t` (at_ms). That is steady playback at normal
+//!   rate, so a steady heartbeat names few of them;
 //! - optional members and flags: the new value, `null` for none;
 //! - coverage: `ca` lists the buckets newly played (`"3-7,12"`) when the layout
 //!   is unchanged, else `c` is the whole new hex (or `null`);
@@ -87,7 +87,7 @@ pub struct Delta {
     /// Absent: advanced as much as `t`.
     #[serde(rename = "w", default, skip_serializing_if = "Option::is_none")]
     pub watch_ms: Option<i64>,
-    /// Absent: advanced as much as watch time.
+    /// Absent: advanced as much as `t`.
     #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
     pub playing_ms: Option<i64>,
     #[serde(rename = "kc", default, skip_serializing_if = "is_zero")]
@@ -125,8 +125,9 @@ pub struct Delta {
         skip_serializing_if = "Option::is_none"
     )]
     pub aggregate_startup_ms: Option<Option<u64>>,
-    #[serde(rename = "x", default, skip_serializing_if = "is_zero")]
-    pub max_position_ms: i64,
+    /// Absent: advanced as much as `t`.
+    #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
+    pub max_position_ms: Option<i64>,
     /// The whole new coverage hex (`null`: none).
     #[serde(
         rename = "c",
@@ -258,7 +259,7 @@ impl Delta {
         let t = self.at_ms;
         let set = |v: &Option<Option<u64>>, old: Option<u64>| v.unwrap_or(old);
         let flag = |v: Option<bool>, old: bool| v.unwrap_or(old);
-        let w = d.watch_ms.unwrap_or(t);
+
         *out = ViewMetrics {
             startup_ms: set(&d.startup_ms, base.startup_ms),
             startup_invalid: flag(d.startup_invalid, base.startup_invalid),
@@ -266,8 +267,8 @@ impl Delta {
             rebuffer_count: add("rc", base.rebuffer_count, d.rebuffer_count)?,
             rebuffer_ms: add("rb", base.rebuffer_ms, d.rebuffer_ms)?,
             rebuffer_max_ms: add("rm", base.rebuffer_max_ms, d.rebuffer_max_ms)?,
-            watch_ms: add("w", base.watch_ms, w)?,
-            playing_ms: add("p", base.playing_ms, d.playing_ms.unwrap_or(w))?,
+            watch_ms: add("w", base.watch_ms, d.watch_ms.unwrap_or(t))?,
+            playing_ms: add("p", base.playing_ms, d.playing_ms.unwrap_or(t))?,
             seek_count: add("kc", base.seek_count, d.seek_count)?,
             seek_ms: add("k", base.seek_ms, d.seek_ms)?,
             seek_max_ms: add("km", base.seek_max_ms, d.seek_max_ms)?,
@@ -278,7 +279,7 @@ impl Delta {
             player_startup_ms: set(&d.player_startup_ms, base.player_startup_ms),
             page_load_ms: set(&d.page_load_ms, base.page_load_ms),
             aggregate_startup_ms: set(&d.aggregate_startup_ms, base.aggregate_startup_ms),
-            max_position_ms: add("x", base.max_position_ms, d.max_position_ms)?,
+            max_position_ms: add("x", base.max_position_ms, d.max_position_ms.unwrap_or(t))?,
             coverage: d.coverage.clone().unwrap_or_else(|| base.coverage.clone()),
             coverage_buckets: add("cb", base.coverage_buckets, d.coverage_buckets)?,
             completed: flag(d.completed, base.completed),
