@@ -7,7 +7,7 @@
 
 use alloc::string::String;
 
-use super::{context, event, playback_error, reason, video, Json};
+use super::{context, events, playback_error, reason, video, Json};
 use crate::wire::{Beacon, Reason, MAX_COVERAGE_BITS};
 
 /// `cur` as a delta from `base`, or `None` when it cannot be one (another view,
@@ -41,15 +41,7 @@ pub fn delta(base: &Beacon, cur: &Beacon) -> Option<String> {
         j.key("cx");
         context(&mut j, &cur.context);
     }
-    if !cur.events.is_empty() {
-        j.key("e");
-        j.open('[');
-        for e in &cur.events {
-            j.sep();
-            event(&mut j, e);
-        }
-        j.close(']');
-    }
+    events(&mut j, "e", &cur.events);
     metrics(&mut j, base, cur, t)?;
     j.close('}');
     Some(j.out)

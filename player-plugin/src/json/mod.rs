@@ -202,15 +202,7 @@ pub fn beacon(b: &Beacon) -> String {
     context(&mut j, &b.context);
     j.key("metrics");
     metrics(&mut j, &b.metrics, Shape::Wire);
-    if !b.events.is_empty() {
-        j.key("events");
-        j.open('[');
-        for e in &b.events {
-            j.sep();
-            event(&mut j, e);
-        }
-        j.close(']');
-    }
+    events(&mut j, "events", &b.events);
     j.close('}');
     j.out
 }
@@ -406,6 +398,19 @@ fn playback_error(j: &mut Json, e: &PlaybackError) {
     j.s("message", &e.message);
     j.b("before_first_frame", e.before_first_frame);
     j.close('}');
+}
+
+/// `"k":[…]` of timeline events, or nothing when there are none.
+fn events(j: &mut Json, k: &str, es: &[NotableEvent]) {
+    if !es.is_empty() {
+        j.key(k);
+        j.open('[');
+        for e in es {
+            j.sep();
+            event(j, e);
+        }
+        j.close(']');
+    }
 }
 
 fn event(j: &mut Json, e: &NotableEvent) {
