@@ -18,7 +18,7 @@ use vidpulse_plugin::wire::Batch;
 
 use crate::error::ApiError;
 use crate::ingest::{validate_beacon, Limits};
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 /// Replaces `batch.d` by the whole beacons it stands for (appended to
 /// `batch.beacons`); answers how many were stale. A batch without a viewer takes
@@ -36,7 +36,7 @@ pub fn resolve(store: &Store, batch: &mut Batch, limits: &Limits) -> Result<usiz
                 Some(format!("{at}.{field}")),
             ))
         };
-        let Some(stored) = store.get_view(&d.view_id).map_err(store_error)? else {
+        let Some(stored) = store.get_view(&d.view_id)? else {
             return conflict("i", format!("view {:?} is not stored", d.view_id));
         };
         if stored.property != batch.property {
@@ -77,8 +77,4 @@ pub fn resolve(store: &Store, batch: &mut Batch, limits: &Limits) -> Result<usiz
         batch.beacons.push(beacon);
     }
     Ok(stale)
-}
-
-fn store_error(e: StoreError) -> ApiError {
-    ApiError::internal(e)
 }

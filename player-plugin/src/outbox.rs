@@ -205,20 +205,18 @@ impl Outbox {
             return None;
         }
         let body = envelope(property, viewer_id, &self.entries, &self.acked);
-        self.forget(..);
+        self.forget(self.entries.len());
         Some(body)
     }
 
-    /// Forgets the acknowledged beacons of the views of `entries[range]`.
-    fn forget(&mut self, range: impl core::ops::RangeBounds<usize>) {
-        let entries = &self.entries;
-        let range = (range.start_bound().cloned(), range.end_bound().cloned());
-        let sent = |id: &str| {
-            entries[range]
+    /// Forgets the acknowledged beacons of the views of the first `n` entries.
+    fn forget(&mut self, n: usize) {
+        let sent = &self.entries[..n];
+        self.acked.retain(|a| {
+            !sent
                 .iter()
-                .any(|e| matches!(e, Entry::Live(b) if b.view_id == id))
-        };
-        self.acked.retain(|a| !sent(&a.view_id));
+                .any(|e| matches!(e, Entry::Live(b) if b.view_id == a.view_id))
+        });
     }
 
     /// The outcome of the batch in flight. `jitter` is a random number in [0, 1).
@@ -238,7 +236,7 @@ impl Outbox {
                 self.failures = 0;
             }
             Outcome::Conflict => {
-                self.forget(..self.in_flight);
+                self.forget(self.in_flight);
                 self.failures = 0;
             }
             Outcome::Retry => {

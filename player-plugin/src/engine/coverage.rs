@@ -55,17 +55,11 @@ impl Coverage {
         }
     }
 
-    /// Lowercase hex of the bitmap, bucket 0 in the lowest bit of the last digit.
+    /// Lowercase hex of the bitmap, bucket 0 in the lowest bit of the last digit
+    /// (the wire's form, which deltas resolve to as well).
     pub fn hex(&self) -> Option<String> {
         let (n, _) = self.layout?;
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let digits = usize::from(n).div_ceil(4);
-        Some(
-            (0..digits)
-                .rev()
-                .map(|i| HEX[((self.bits >> (4 * i)) & 0xF) as usize] as char)
-                .collect(),
-        )
+        Some(crate::wire::delta::coverage_hex(self.bits, n))
     }
 }
 

@@ -6,6 +6,7 @@
 //! resolves it against the base and requires the original beacon back.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use super::{context, events, playback_error, reason, video, Json};
 use crate::wire::{Beacon, Reason, MAX_COVERAGE_BITS};
@@ -175,61 +176,63 @@ fn metrics(j: &mut Json, base: &Beacon, cur: &Beacon, t: i64) -> Option<()> {
 }
 
 /// `"ca":"3-7,12"` (the buckets newly played) when the layout is the same and
-/// nothing was unset, else `"c":` the whole new hex or `null`. Works on the hex
-/// digits directly: 128-bit arithmetic costs the wasm more than this.
+/// nothing was unset, else `"c":` the whole new hex or `null`.
 fn coverage(j: &mut Json, a: Option<&str>, b: Option<&str>, same_layout: bool, buckets: u16) {
-    // `ca` resolves to the engine's form of the new hex: only for that form.
-    let canonical = |h: &str| {
-        buckets <= MAX_COVERAGE_BITS
-            && h.len() == usize::from(buckets).div_ceil(4)
-            && h.bytes()
-                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    let added = match (same_layout, a, b) {
+        (true, Some(x), Some(y)) => added_buckets(x, y, buckets),
+        _ => None,
     };
-    if let (true, Some(x), Some(y)) = (same_layout, a, b.filter(|y| canonical(y))) {
-        let n = x.len() * 4;
-        let bit = |h: &str, i: usize| -> Option<bool> {
-            let c = *h.as_bytes().get(h.len() - 1 - i / 4)?;
-            Some((char::from(c).to_digit(16)? >> (i % 4)) & 1 == 1)
-        };
-        // Per bucket: newly played (`Some(true)`), or `None` if one was unset.
-        let added = |i: usize| match (bit(x, i), bit(y, i)) {
-            (Some(p), Some(q)) if !p || q => Some(q && !p),
-            _ => None,
-        };
-        if x.len() == y.len()
-            && (0..n).all(|i| added(i).is_some())
-            && (0..n).any(|i| added(i) == Some(true))
-        {
-            j.key("ca");
-            j.out.push('"');
-            let mut i = 0;
-            let mut first = true;
-            while i < n {
-                if added(i) != Some(true) {
-                    i += 1;
-                    continue;
-                }
-                let start = i;
-                while i < n && added(i) == Some(true) {
-                    i += 1;
-                }
-                if !first {
-                    j.out.push(',');
-                }
-                first = false;
-                j.uint(start as u64);
-                if i - 1 > start {
-                    j.out.push('-');
-                    j.uint((i - 1) as u64);
-                }
-            }
-            j.out.push('"');
-            return;
+    let Some(added) = added else {
+        j.key("c");
+        match b {
+            Some(h) => j.str(h),
+            None => j.raw("null"),
+        }
+        return;
+    };
+    j.key("ca");
+    j.out.push('"');
+    let mut i = 0;
+    while i < added.len() {
+        if !added[i] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < added.len() && added[i] {
+            i += 1;
+        }
+        if j.out.ends_with(|c: char| c.is_ascii_digit()) {
+            j.out.push(',');
+        }
+        j.uint(start as u64);
+        if i - 1 > start {
+            j.out.push('-');
+            j.uint((i - 1) as u64);
         }
     }
-    j.key("c");
-    match b {
-        Some(h) => j.str(h),
-        None => j.raw("null"),
+    j.out.push('"');
+}
+
+/// Per bucket (bucket 0 first), whether `y` has it and `x` has not; `None`
+/// unless `y` is the engine's form of the hex (which `ca` resolves to), `x` is
+/// hex of the same length, no bucket of `x` is missing from `y`, and one was
+/// added. Works on the digits: 128-bit arithmetic costs the wasm more.
+fn added_buckets(x: &str, y: &str, buckets: u16) -> Option<Vec<bool>> {
+    let canonical = buckets <= MAX_COVERAGE_BITS
+        && y.len() == usize::from(buckets).div_ceil(4)
+        && y.bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+    if !canonical || x.len() != y.len() {
+        return None;
     }
+    let mut added = Vec::with_capacity(y.len() * 4);
+    for (p, q) in x.bytes().rev().zip(y.bytes().rev()) {
+        let (p, q) = (char::from(p).to_digit(16)?, char::from(q).to_digit(16)?);
+        if p & !q != 0 {
+            return None;
+        }
+        added.extend((0..4).map(|k| (q & !p) >> k & 1 == 1));
+    }
+    added.contains(&true).then_some(added)
 }

@@ -249,18 +249,16 @@ impl Delta {
             b.context = c.clone();
         }
         b.events = self.events.clone();
-        self.apply_metrics(&base.metrics, &mut b.metrics)?;
+        b.metrics = self.metrics(&base.metrics)?;
         Ok(b)
     }
 
-    /// `out = base + self`'s metrics.
-    fn apply_metrics(&self, base: &ViewMetrics, out: &mut ViewMetrics) -> Result<(), DeltaError> {
-        let d = self;
-        let t = self.at_ms;
+    /// `base` with this delta's metrics applied.
+    fn metrics(&self, base: &ViewMetrics) -> Result<ViewMetrics, DeltaError> {
+        let (d, t) = (self, self.at_ms);
         let set = |v: &Option<Option<u64>>, old: Option<u64>| v.unwrap_or(old);
         let flag = |v: Option<bool>, old: bool| v.unwrap_or(old);
-
-        *out = ViewMetrics {
+        let mut out = ViewMetrics {
             startup_ms: set(&d.startup_ms, base.startup_ms),
             startup_invalid: flag(d.startup_invalid, base.startup_invalid),
             first_frame: flag(d.first_frame, base.first_frame),
@@ -309,7 +307,7 @@ impl Delta {
             })?;
             out.coverage = Some(coverage_hex(bits | added, out.coverage_buckets));
         }
-        Ok(())
+        Ok(out)
     }
 }
 
