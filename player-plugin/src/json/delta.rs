@@ -6,7 +6,6 @@
 //! resolves it against the base and requires the original beacon back.
 
 use alloc::string::String;
-use alloc::vec::Vec;
 
 use super::{context, events, playback_error, reason, video, Json};
 use crate::wire::{Beacon, Reason, MAX_COVERAGE_BITS};
@@ -178,28 +177,30 @@ fn metrics(j: &mut Json, base: &Beacon, cur: &Beacon, t: i64) -> Option<()> {
 /// `"ca":"3-7,12"` (the buckets newly played) when the layout is the same and
 /// nothing was unset, else `"c":` the whole new hex or `null`.
 fn coverage(j: &mut Json, a: Option<&str>, b: Option<&str>, same_layout: bool, buckets: u16) {
-    let added = match (same_layout, a, b) {
-        (true, Some(x), Some(y)) => added_buckets(x, y, buckets),
-        _ => None,
+    let (Some(x), Some(y)) = (a, b) else {
+        return whole_coverage(j, b);
     };
-    let Some(added) = added else {
-        j.key("c");
-        match b {
-            Some(h) => j.str(h),
-            None => j.raw("null"),
-        }
-        return;
+    if !same_layout || !only_added(x, y, buckets) {
+        return whole_coverage(j, b);
+    }
+    // Both are hex of the same length now: bucket `i` is bit `i % 4` of digit
+    // `i / 4` from the end.
+    let digit = |h: &str, i: usize| {
+        let c = h.as_bytes().get(h.len() - 1 - i / 4).copied();
+        c.and_then(|c| char::from(c).to_digit(16)).unwrap_or(0)
     };
+    let added = |i: usize| (digit(y, i) & !digit(x, i)) >> (i % 4) & 1 == 1;
+    let n = y.len() * 4;
     j.key("ca");
     j.out.push('"');
     let mut i = 0;
-    while i < added.len() {
-        if !added[i] {
+    while i < n {
+        if !added(i) {
             i += 1;
             continue;
         }
         let start = i;
-        while i < added.len() && added[i] {
+        while i < n && added(i) {
             i += 1;
         }
         if j.out.ends_with(|c: char| c.is_ascii_digit()) {
@@ -214,25 +215,32 @@ fn coverage(j: &mut Json, a: Option<&str>, b: Option<&str>, same_layout: bool, b
     j.out.push('"');
 }
 
-/// Per bucket (bucket 0 first), whether `y` has it and `x` has not; `None`
-/// unless `y` is the engine's form of the hex (which `ca` resolves to), `x` is
-/// hex of the same length, no bucket of `x` is missing from `y`, and one was
-/// added. Works on the digits: 128-bit arithmetic costs the wasm more.
-fn added_buckets(x: &str, y: &str, buckets: u16) -> Option<Vec<bool>> {
+/// `"c":` the whole hex, or `null`.
+fn whole_coverage(j: &mut Json, b: Option<&str>) {
+    j.key("c");
+    match b {
+        Some(h) => j.str(h),
+        None => j.raw("null"),
+    }
+}
+
+/// Whether `y` only adds buckets to `x`, at least one, and `ca` can say so: `y`
+/// is the engine's form of the hex (what `ca` resolves to) and `x` is hex of the
+/// same length. Works on the digits: 128-bit arithmetic costs the wasm more.
+fn only_added(x: &str, y: &str, buckets: u16) -> bool {
     let canonical = buckets <= MAX_COVERAGE_BITS
         && y.len() == usize::from(buckets).div_ceil(4)
         && y.bytes()
             .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
-    if !canonical || x.len() != y.len() {
-        return None;
-    }
-    let mut added = Vec::with_capacity(y.len() * 4);
-    for (p, q) in x.bytes().rev().zip(y.bytes().rev()) {
-        let (p, q) = (char::from(p).to_digit(16)?, char::from(q).to_digit(16)?);
-        if p & !q != 0 {
-            return None;
+    let mut any = false;
+    let digits = x.bytes().zip(y.bytes()).all(|(p, q)| {
+        match (char::from(p).to_digit(16), char::from(q).to_digit(16)) {
+            (Some(p), Some(q)) => {
+                any |= q & !p != 0;
+                p & !q == 0
+            }
+            _ => false,
         }
-        added.extend((0..4).map(|k| (q & !p) >> k & 1 == 1));
-    }
-    added.contains(&true).then_some(added)
+    });
+    canonical && x.len() == y.len() && digits && any
 }
