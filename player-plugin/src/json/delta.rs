@@ -2,7 +2,7 @@
 //! its view the collector acknowledged, and the envelope of a batch holding them.
 //!
 //! The text is what serde_json writes for the `Delta` these differences make
-//! (same member order, same names): `tests/json.rs` parses it with serde,
+//! (same member order, same names): `tests/delta.rs` parses it with serde,
 //! resolves it against the base and requires the original beacon back.
 
 use alloc::string::String;
