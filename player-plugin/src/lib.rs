@@ -4,7 +4,8 @@
 //! - [`engine`]: the sans-IO playback engine that turns media events into QoE metrics.
 //! - [`json`]: the JSON writer for beacons, snapshots and traces.
 //! - [`outbox`]: the sans-IO delivery queue (merging, backoff, persistence).
-//! - `glue` (wasm32 only): the browser binding, `monitor(video, options)`.
+//! - `glue` (wasm32 only): the wasm side of the browser binding; the page-facing
+//!   half, `monitor(video, options)`, is the hand-written `js/vidpulse.js`.
 //!
 //! The shipped plugin (`cargo xtask plugin`) is built with the `nostd` feature:
 //! without the Rust standard library, so a panic aborts (a wasm `unreachable`
@@ -23,8 +24,6 @@ pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;
-#[cfg(target_arch = "wasm32")]
-pub use glue::{monitor, Monitor, MEDIA_EVENTS};
 
 /// The drop-in script (`<script src=".../v1/plugin.js" data-property="KEY" defer>`)
 /// that the collector serves: it loads the plugin from the same collector and

@@ -152,7 +152,7 @@ impl Outbox {
 
     /// Restores entries saved by [`Outbox::save`] (from a previous page).
     pub fn restore(&mut self, saved: &str) {
-        for line in saved.lines().filter(|l| l.starts_with('{')) {
+        for line in saved.split('\n').filter(|l| l.starts_with('{')) {
             if self.entries.len() >= self.cfg.max_entries {
                 self.dropped += 1;
                 continue;

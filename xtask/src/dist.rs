@@ -46,7 +46,7 @@ fn write_npm_files(dir: &Path) -> Result<()> {
         "main": "vidpulse.js",
         "module": "vidpulse.js",
         "types": "vidpulse.d.ts",
-        "files": ["vidpulse.js", "vidpulse_bg.wasm", "vidpulse.d.ts", "vidpulse_bg.wasm.d.ts", "README.md"],
+        "files": ["vidpulse.js", "vidpulse_bg.wasm", "vidpulse.d.ts", "README.md"],
         "sideEffects": false,
         "keywords": ["video", "analytics", "qoe", "wasm"]
     });

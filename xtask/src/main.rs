@@ -28,7 +28,7 @@ usage: cargo xtask <command> [args]
 
 commands:
   setup [--demo]   install missing prerequisites (wasm target, chromium, chromedriver,
-                   ffmpeg, binaryen, wasm-bindgen CLI); --demo: only what `demo` needs
+                   ffmpeg, binaryen, terser); --demo: only what `demo` needs
   plugin           build the wasm plugin into target/plugin-pkg (+ target/bench/plugin_size.json)
   clips            generate the test media into target/media
   demo [ARGS..]    setup, plugin, clips, then run the collector serving the demo page;
@@ -66,7 +66,6 @@ fn real_main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let cmd = args.next();
     let rest: Vec<String> = args.collect();
-    util::ensure_cargo_bin_on_path();
     match cmd.as_deref() {
         Some("setup") => {
             let level = match rest.as_slice() {

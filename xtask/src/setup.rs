@@ -14,7 +14,7 @@ use std::process::Command;
 pub enum Level {
     /// Only ffmpeg (`cargo xtask clips`).
     Clips,
-    /// wasm target, wasm-bindgen CLI, wasm-opt (`cargo xtask plugin`/`dist`).
+    /// wasm target, wasm-opt, terser (`cargo xtask plugin`/`dist`).
     Plugin,
     /// Plugin + clips + the web-demo npm packages (`cargo xtask demo`).
     Demo,
@@ -50,10 +50,8 @@ const APT_TOOLS: &[(&str, &str)] = &[
     ("npm", "npm"),
 ];
 
-/// binaryen (wasm-opt) comes pinned from the npm registry, not from Debian:
-/// bookworm's binaryen 108 rewrites wasm-bindgen's exported externref table
-/// (`__wbindgen_externrefs`) to point at the funcref table, and the plugin then
-/// dies at init with "WebAssembly.Table.set(): Argument 1 is invalid for table".
+/// binaryen (wasm-opt) comes pinned from the npm registry, not from Debian, so
+/// every machine optimises (and measures) the plugin with the same version.
 pub const BINARYEN_VERSION: &str = "132.0.0";
 
 pub fn run(ws: &Workspace, level: Level) -> Result<Tools> {
@@ -67,7 +65,6 @@ pub fn run(ws: &Workspace, level: Level) -> Result<Tools> {
     if level.needs_plugin() {
         binaryen(ws)?;
         crate::plugin::ensure_terser(ws)?;
-        wasm_bindgen_cli(ws, level)?;
     }
     if level >= Level::Demo {
         crate::web_deps::ensure(ws)?;
@@ -169,63 +166,6 @@ fn apt_tools(level: Level) -> Result<()> {
             Some(path) => println!("setup: {cmd}: installed at {}", path.display()),
             None => bail!("installed the packages, but `{cmd}` is still not on PATH"),
         }
-    }
-    Ok(())
-}
-
-/// The exact `wasm-bindgen` version the workspace resolved (Cargo.lock): the CLI
-/// must match it byte for byte or the generated glue is rejected.
-pub fn locked_wasm_bindgen_version(root: &Path) -> Result<String> {
-    let lock = root.join("Cargo.lock");
-    let text =
-        std::fs::read_to_string(&lock).with_context(|| format!("reading {}", lock.display()))?;
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if line.trim() == "name = \"wasm-bindgen\"" {
-            if let Some(v) = lines
-                .next()
-                .and_then(|l| l.trim().strip_prefix("version = \""))
-                .and_then(|v| v.strip_suffix('"'))
-            {
-                return Ok(v.to_string());
-            }
-        }
-    }
-    bail!("no `wasm-bindgen` package in {}", lock.display())
-}
-
-fn wasm_bindgen_cli(ws: &Workspace, level: Level) -> Result<()> {
-    let want = locked_wasm_bindgen_version(&ws.root)?;
-    let have = capture(Command::new("wasm-bindgen").arg("--version"));
-    let have_version = have
-        .as_deref()
-        .and_then(|s| s.split_whitespace().nth(1))
-        .map(str::to_string);
-    let runner = find_in_path("wasm-bindgen-test-runner");
-    if have_version.as_deref() == Some(want.as_str()) && runner.is_some() {
-        println!("setup: wasm-bindgen CLI {want}: found (with wasm-bindgen-test-runner)");
-        return Ok(());
-    }
-    let why = match (&have_version, &runner) {
-        (None, _) => "not installed".to_string(),
-        (Some(v), _) if *v != want => format!("version {v} installed"),
-        _ => "wasm-bindgen-test-runner missing".to_string(),
-    };
-    println!("setup: wasm-bindgen CLI {want}: {why}, installing (takes a few minutes)");
-    // No --locked: the registry index may lag behind the CLI's own lockfile.
-    util::run(Command::new(util::cargo()).args([
-        "install",
-        "wasm-bindgen-cli",
-        "--version",
-        &want,
-        "--force",
-    ]))?;
-    let have = capture(Command::new("wasm-bindgen").arg("--version")).unwrap_or_default();
-    if !have.contains(&want) {
-        bail!("installed wasm-bindgen-cli {want}, but `wasm-bindgen --version` says {have:?}");
-    }
-    if level == Level::All && find_in_path("wasm-bindgen-test-runner").is_none() {
-        bail!("wasm-bindgen-test-runner is not on PATH after installing wasm-bindgen-cli");
     }
     Ok(())
 }

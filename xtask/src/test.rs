@@ -1,26 +1,15 @@
 //! `cargo xtask test`: the whole CI gate in one command (what `.ci/run` calls):
-//! prerequisites, plugin, media, then fmt, clippy (native and wasm), the native
-//! and end-to-end tests, and the plugin's in-browser tests — stopping at the
-//! first failure.
+//! prerequisites, plugin, media, then fmt, clippy (native and wasm), and the
+//! native and end-to-end tests (the plugin's API among them, in Chromium, on the
+//! very files that ship) — stopping at the first failure.
 
 use crate::util::{self, Workspace};
 use crate::{clips, plugin, setup};
 use anyhow::{bail, Context, Result};
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
-
-/// Chromium flags for headless runs as root inside a container, one per line; the
-/// end-to-end harness reads the same file.
-const CHROME_FLAGS: &str = include_str!("../../tests/chromium-flags.txt");
-
-fn chrome_args() -> impl Iterator<Item = &'static str> {
-    CHROME_FLAGS
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-}
 
 pub fn run() -> Result<()> {
     let start = Instant::now();
@@ -44,7 +33,6 @@ fn run_steps() -> Result<()> {
         .context("chromedriver not found after setup")?;
     let pkg = plugin::build(&ws)?;
     clips::generate(&ws)?;
-    let webdriver_json = write_webdriver_json(&ws, &chromium)?;
 
     let cargo = |args: &[&str]| {
         let mut cmd = util::cargo_cmd(&ws.root);
@@ -59,20 +47,6 @@ fn run_steps() -> Result<()> {
         .env("VIDPULSE_DEMO_DIR", ws.root.join("web-demo"))
         .env("CHROMEDRIVER", &chromedriver)
         .env("CHROME_BIN", &chromium);
-
-    // The runner comes from `.cargo/config.toml`
-    // (`[target.wasm32-unknown-unknown] runner = "wasm-bindgen-test-runner"`);
-    // it reads browser capabilities from WASM_BINDGEN_TEST_WEBDRIVER_JSON.
-    let mut browser_tests = cargo(&[
-        "test",
-        "-p",
-        "vidpulse-plugin",
-        "--target",
-        "wasm32-unknown-unknown",
-    ]);
-    browser_tests
-        .env("CHROMEDRIVER", &chromedriver)
-        .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &webdriver_json);
 
     let steps: Vec<(&str, Command)> = vec![
         ("rustfmt", cargo(&["fmt", "--all", "--", "--check"])),
@@ -101,7 +75,6 @@ fn run_steps() -> Result<()> {
             ]),
         ),
         ("native + end-to-end tests", native_tests),
-        ("plugin browser tests", browser_tests),
     ];
     let total = steps.len();
     for (i, (name, mut cmd)) in steps.into_iter().enumerate() {
@@ -117,21 +90,6 @@ fn run_steps() -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Capabilities for wasm-bindgen-test-runner (it adds `headless`,
-/// `no-sandbox`, `disable-dev-shm-usage` itself; the rest are ours).
-fn write_webdriver_json(ws: &Workspace, chromium: &Path) -> Result<PathBuf> {
-    let caps = serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": chromium,
-            "args": chrome_args().collect::<Vec<_>>(),
-        }
-    });
-    let path = ws.target.join("webdriver.json");
-    std::fs::create_dir_all(&ws.target)?;
-    util::write_atomic(&path, serde_json::to_string_pretty(&caps)?.as_bytes())?;
-    Ok(path)
 }
 
 /// Chromium leaves `/tmp/org.chromium.Chromium.*` behind when killed by its driver.

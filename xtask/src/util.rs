@@ -111,28 +111,6 @@ pub fn find_in_path(name: &str) -> Option<PathBuf> {
         })
 }
 
-pub fn cargo_home_bin() -> Option<PathBuf> {
-    std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .map(|h| h.join("bin"))
-}
-
-/// `cargo install` puts wasm-bindgen in `$CARGO_HOME/bin`; make sure we and our
-/// children (cargo's test runner lookup) can find it even if the shell didn't.
-pub fn ensure_cargo_bin_on_path() {
-    let Some(bin) = cargo_home_bin() else { return };
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    if std::env::split_paths(&path).any(|p| p == bin) {
-        return;
-    }
-    let joined = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path)));
-    if let Ok(joined) = joined {
-        // Single-threaded at this point: nothing else reads the environment.
-        std::env::set_var("PATH", joined);
-    }
-}
-
 /// Writes `bytes` to `dest` via a temporary file + rename, so readers never see
 /// a half-written file.
 pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {

@@ -1,0 +1,395 @@
+// vidpulse plugin: the page-facing half of the browser binding.
+//
+// `await init()` loads the wasm core; `monitor(video, options)` measures a
+// <video>. This file does the I/O the core cannot: it reads the options and the
+// element, owns the listeners, timers, fetch, sendBeacon and localStorage, and
+// hands every input to the core (src/glue/ in the crate), which decides
+// everything: the metrics, the beacons, what a batch holds, when to retry.
+// The core's exports are one-letter names; src/glue/mod.rs lists them.
+//
+// Rules kept here:
+// - Every input goes begin (`b`) → feed (`i`/`m`) → after (`d`, `f`, `e`), so
+//   the core's trace of a monitor is complete.
+// - Listeners are kept with their removers: destroy() removes every one.
+// - Nothing is stored or sent without consent; cookieless stores nothing.
+
+/** Media events the core needs, by DOM name; the index is the core's input number. */
+const EVENTS = [
+  'emptied', 'loadstart', 'play', 'playing', 'pause', 'waiting', 'stalled', 'timeupdate',
+  'seeking', 'seeked', 'ended', 'error', 'canplay', 'ratechange', 'volumechange', 'resize',
+];
+const PLAY = 2, ENDED = 10, ERROR = 11, RESIZE = 15, FRAME = 16, PAGEHIDE = 17,
+  FULLSCREEN = 18, REPORTED_ERROR = 19, VIDEO_CHANGE = 20, TIMEOUT = 21, FLUSH = 22,
+  END_VIEW = 23;
+/** Largest body sent with `keepalive` (browsers cap keepalive bodies at 64 KB). */
+const MAX_KEEPALIVE_BODY = 60 * 1024;
+/** Smallest heartbeat period accepted, so a typo cannot flood the collector. */
+const MIN_BEACON_INTERVAL_MS = 1000;
+/** Longest string option kept (ids, titles, keys). */
+const MAX_OPTION_LEN = 1024;
+/** Where the viewer id is kept, and the prefix of saved queues' keys. */
+const VIEWER_KEY = 'vidpulse.viewer', OUTBOX_KEY = 'vidpulse.outbox:';
+
+let core, loading;
+const enc = new TextEncoder(), dec = new TextDecoder();
+const monitors = new Map(), senders = new Map();
+let pageLoadTaken = false;
+
+/** Loads the wasm core once: `init()`, `init(url)` or `init({ module_or_path })`. */
+export default function init(arg) {
+  return (loading ??= (async () => {
+    let src = arg?.module_or_path ?? arg ?? new URL('vidpulse_bg.wasm', import.meta.url);
+    if (typeof src === 'string' || src instanceof URL || src instanceof Request) src = fetch(src);
+    src = await src;
+    if (src instanceof Response) src = await src.arrayBuffer();
+    const r = await WebAssembly.instantiate(src, {});
+    core = (r.instance ?? r).exports;
+  })());
+}
+
+// Strings cross into the core as UTF-8 arguments queued before the call, and
+// come back as a length with the bytes at `o()`.
+const put = (s) => {
+  if (s == null) return core.n();
+  const b = enc.encode(s), at = core.a(b.length); // may grow (and detach) the memory
+  new Uint8Array(core.memory.buffer, at, b.length).set(b);
+};
+const text = (len) => (len < 0 ? null : dec.decode(new Uint8Array(core.memory.buffer, core.o(), len)));
+
+const fail = (msg) => { throw new Error(msg); };
+const get = (o, k) => (o == null ? undefined : o[k]);
+const hex = (n) => Array.from(crypto.getRandomValues(new Uint8Array(n / 2)),
+  (b) => b.toString(16).padStart(2, '0')).join('');
+const storage = (f) => { try { return f(localStorage); } catch { return null; } };
+
+/** A string option: absent is undefined; present but not a string is an error. */
+function string(o, k, path) {
+  const v = get(o, k);
+  if (v == null) return undefined;
+  if (typeof v !== 'string') fail(`${path}: expected a string`);
+  if (v.length > MAX_OPTION_LEN) fail(`${path}: longer than 1024 characters`);
+  return v;
+}
+
+/** A non-negative number option: absent is undefined. */
+function number(o, k, path) {
+  const v = get(o, k);
+  if (v == null) return undefined;
+  if (typeof v !== 'number' || !(v >= 0) || v === Infinity) fail(`${path}: expected a non-negative number`);
+  return v;
+}
+
+/** Content metadata `{ id, title, series, duration, cdn }`, checked. */
+function videoMeta(v, path) {
+  if (typeof v !== 'object' || v === null) return {};
+  const s = (k) => string(v, k, `${path}.${k}`);
+  return { id: s('id'), title: s('title'), series: s('series'), duration: number(v, 'duration', `${path}.duration`), cdn: s('cdn') };
+}
+
+/** Reads and checks the options object; the error names the field. */
+function options(o) {
+  if (typeof o !== 'object' || o === null) fail('options: expected an object');
+  const s = (k) => string(o, k, `options.${k}`);
+  const collector = s('collector') || fail("options.collector: required (the collector's base URL)");
+  const property = s('property') || fail('options.property: required (the property key)');
+  const video = videoMeta(o.video, 'options.video');
+  const sampleRate = number(o, 'sampleRate', 'options.sampleRate') ?? 1;
+  if (!(sampleRate > 0 && sampleRate <= 1)) fail('options.sampleRate: a number in (0, 1]');
+  const interval = o.beaconIntervalMs;
+  if (interval !== undefined && !(typeof interval === 'number' && interval >= MIN_BEACON_INTERVAL_MS)) {
+    fail('options.beaconIntervalMs: a number of at least 1000');
+  }
+  const playerInit = number(o, 'playerInitTime', 'options.playerInitTime');
+  const player = o.player;
+  const p = (k) => string(player, k, `options.player.${k}`);
+  return {
+    collector, property, video, sampleRate, interval: interval ?? 10000, playerInit,
+    autoplay: o.autoplay === undefined ? undefined : !!o.autoplay,
+    playerName: p('name'), playerVersion: p('version'), experiment: s('experiment'),
+    debug: !!o.debug, dnt: !!o.respectDoNotTrack, consent: o.consent !== false,
+    cookieless: !!o.cookieless, viewerId: s('viewerId'),
+    onBeacon: typeof o.onBeacon === 'function' ? o.onBeacon : null,
+  };
+}
+
+/** The anonymous viewer id: kept in localStorage when allowed, else for this page. */
+function viewerId(store) {
+  const kept = store && storage((l) => l.getItem(VIEWER_KEY));
+  if (kept && kept.length <= 64) return kept;
+  const id = hex(16);
+  if (store) storage((l) => l.setItem(VIEWER_KEY, id));
+  return id;
+}
+
+/** Whether this viewer is in the sample: a stable hash (FNV-1a) of the id. */
+function sampled(viewer, rate) {
+  if (rate >= 1) return true;
+  if (!viewer) return Math.random() < rate; // cookieless: no stable id, decide per page
+  let h = 0x811c9dc5;
+  for (const b of enc.encode(viewer)) h = Math.imul(h ^ b, 0x01000193);
+  return (h >>> 0) / 2 ** 32 < rate;
+}
+
+// ---- Senders: one per collector and property, shared by its monitors. ----
+
+/** The page's sender for `url` and `property`, created (and the queues earlier
+ *  pages left for it claimed) on first use. */
+function sender(url, property, viewer, persist) {
+  const prefix = `${OUTBOX_KEY}${url}|${property}|`;
+  let s = senders.get(prefix);
+  if (s) return s;
+  put(property);
+  put(viewer);
+  s = { id: core.S(), url, persist, key: prefix + hex(12), hooks: [], on: true, timer: 0 };
+  senders.set(prefix, s);
+  if (persist) {
+    storage((l) => {
+      for (const k of Object.keys(l)) {
+        if (!k.startsWith(prefix)) continue;
+        put(l.getItem(k));
+        core.R(s.id);
+        l.removeItem(k);
+      }
+    });
+    save(s);
+  }
+  pump(s);
+  return s;
+}
+
+/** Saves the queue after every change (removes the key when there is nothing to keep). */
+function save(s) {
+  if (!s.persist) return;
+  const n = core.V(s.id);
+  storage((l) => (n < 0 ? l.removeItem(s.key) : l.setItem(s.key, text(n))));
+}
+
+/** Calls the page's hooks with a body sent, as a plain object. */
+function notify(s, body) {
+  if (!s.hooks.length) return;
+  const batch = JSON.parse(body);
+  for (const h of s.hooks) {
+    try { h(batch); } catch { /* the page's hook must not break delivery */ }
+  }
+}
+
+/** Records the answer to the request in flight (if any), then sends the next
+ *  batch or arms the retry timer. One request at a time. */
+function pump(s, status) {
+  const now = performance.now();
+  if (status !== undefined) {
+    core.F(s.id, status, now, Math.random());
+    save(s);
+  }
+  const n = core.B(s.id, now);
+  if (n < 0) {
+    const at = core.T(s.id);
+    if (at >= 0 && !s.timer) {
+      s.timer = setTimeout(() => { s.timer = 0; pump(s); }, Math.min(Math.max(at - now, 0), 2e9) + 1);
+    }
+    return;
+  }
+  const body = text(n);
+  fetch(s.url, { method: 'POST', body, keepalive: n <= MAX_KEEPALIVE_BODY })
+    .then((r) => pump(s, r.status), () => pump(s, 0));
+  notify(s, body);
+}
+
+/** After `queued` new beacons: save, and send (with `sendBeacon` too when the
+ *  page is going away). */
+function send(s, queued, beacon) {
+  if (!s.on || (!queued && !beacon)) return;
+  save(s);
+  if (beacon) {
+    const n = core.A(s.id);
+    const body = text(n);
+    if (n >= 0 && navigator.sendBeacon(s.url, body)) notify(s, body);
+  }
+  pump(s);
+}
+
+/** Consent on or off; off forgets everything queued. */
+function consent(s, on) {
+  s.on = on;
+  core.E(s.id, on);
+  save(s);
+}
+
+// ---- Monitors. ----
+
+/** Runs `f` (which feeds the core) at a fresh clock and element state (`at`: a
+ *  time the browser gave), then arms what the core asks for and sends. */
+function deliver(m, beacon, f, at) {
+  const v = m.v, h = m.h;
+  core.b(h, at ?? performance.now(), v.currentTime, v.paused | (v.seeking << 1) | (v.ended << 2),
+    v.readyState, v.playbackRate, v.duration);
+  f();
+  const delay = core.d(h);
+  if (delay !== -2) {
+    clearTimeout(m.timer);
+    m.timer = delay < 0 ? 0 : setTimeout(() => {
+      m.timer = 0;
+      deliver(m, false, () => { measure(m); core.i(h, TIMEOUT); });
+    }, delay);
+  }
+  if (core.f(h) && m.frame == null && v.requestVideoFrameCallback) {
+    m.frame = v.requestVideoFrameCallback((now, meta) => deliver(m, false, () => {
+      m.frame = null;
+      core.i(h, FRAME);
+    }, meta?.expectedDisplayTime ?? now));
+  }
+  send(m.s, core.e(h), beacon);
+}
+
+/** The measurements no event carries: displayed size in device pixels, frame
+ *  counters, media throughput from Resource Timing (where the server allows it). */
+function measure(m) {
+  const v = m.v, r = devicePixelRatio || 1, q = v.getVideoPlaybackQuality?.();
+  let bytes = 0, ms = 0;
+  if (v.currentSrc) {
+    for (const e of performance.getEntriesByName(v.currentSrc)) {
+      const d = e.responseEnd - e.responseStart;
+      if (e.transferSize > 0 && d > 0) { bytes += e.transferSize; ms += d; }
+    }
+  }
+  core.m(m.h, v.clientWidth * r, v.clientHeight * r, q ? q.droppedVideoFrames : -1,
+    q ? q.totalVideoFrames : -1, ms > 0 ? (bytes * 8000) / ms : -1);
+}
+
+/** Feeds media event number `k` with what it carries. */
+function mediaEvent(m, k) {
+  const v = m.v;
+  // Measure where the numbers matter: at play intent, on a new rendition, and
+  // before the beacons `ended` and `error` send.
+  if (k === PLAY || k === RESIZE || k === ENDED || k === ERROR) measure(m);
+  if (k === 1) put(v.currentSrc);
+  if (k === ERROR) put(v.error?.message ?? '');
+  core.i(m.h, k, k === ERROR ? v.error?.code ?? 0 : v.videoWidth, v.videoHeight, -1);
+}
+
+/** Attaches the media, fullscreen, page-hide and visibility listeners. */
+function listen(m) {
+  const on = (target, name, f) => {
+    target.addEventListener(name, f);
+    m.off.push(() => target.removeEventListener(name, f));
+  };
+  EVENTS.forEach((name, k) => on(m.v, name, () => deliver(m, false, () => mediaEvent(m, k))));
+  on(window, 'pagehide', () => deliver(m, true, () => { measure(m); core.i(m.h, PAGEHIDE); }));
+  on(document, 'fullscreenchange', () => deliver(m, false, () => {
+    core.i(m.h, FULLSCREEN, document.fullscreenElement?.contains(m.v) ? 1 : 0);
+    measure(m);
+  }));
+  // The tab may never come back: send what we have while we can.
+  on(document, 'visibilitychange', () => document.visibilityState === 'hidden'
+    && deliver(m, true, () => { measure(m); core.i(m.h, FLUSH); }));
+}
+
+/** The handle `monitor()` returns. */
+class Monitor {
+  constructor(v, h, s) {
+    Object.assign(this, { v, h, s, off: [], timer: 0, frame: null });
+  }
+
+  /** The current (or last) view's metrics as a plain object. */
+  snapshot() {
+    const v = this.v;
+    core.b(this.h, performance.now(), v.currentTime, v.paused | (v.seeking << 1) | (v.ended << 2),
+      v.readyState, v.playbackRate, v.duration);
+    return JSON.parse(text(core.s(this.h)));
+  }
+
+  /** Sends the current state now. */
+  flush() {
+    deliver(this, false, () => { measure(this); core.i(this.h, FLUSH); });
+  }
+
+  /** Ends the view, sends its final beacon and removes every listener and timer. */
+  destroy() {
+    deliver(this, false, () => { measure(this); core.i(this.h, END_VIEW); });
+    this.off.forEach((f) => f());
+    this.off = [];
+    clearTimeout(this.timer);
+    if (this.frame != null) this.v.cancelVideoFrameCallback?.(this.frame);
+    this.frame = null;
+    monitors.delete(this.v);
+  }
+
+  /** New content in this player (single-page apps): ends the current view; the
+   *  next starts at once if the element is playing. */
+  setVideo(video) {
+    const meta = videoMeta(video, 'video');
+    this.#feed(() => {
+      [meta.id, meta.title, meta.series, meta.cdn].forEach(put);
+      core.i(this.h, VIDEO_CHANGE, 0, 0, meta.duration ?? -1);
+    });
+  }
+
+  /** A rendition the player switched to: `{ width, height, bitrate }` (bit/s). */
+  reportRendition(r) {
+    const n = (k) => number(r, k, `rendition.${k}`);
+    const [width, height, bitrate] = [n('width'), n('height'), n('bitrate')];
+    this.#feed(() => core.i(this.h, RESIZE, width ?? 0, height ?? 0, bitrate ?? -1));
+  }
+
+  /** An error the player knows of: `{ code, message, fatal }` (`fatal` defaults to true). */
+  reportError(e) {
+    const code = number(e, 'code', 'error.code');
+    const message = string(e, 'message', 'error.message');
+    this.#feed(() => {
+      put(message ?? '');
+      core.i(this.h, REPORTED_ERROR, Math.min(code ?? 0, 65535), get(e, 'fatal') === false ? 0 : 1);
+    });
+  }
+
+  /** Consent at run time: `false` stops storing and sending and forgets what is
+   *  queued and the stored viewer id; `true` resumes. */
+  setConsent(on) {
+    consent(this.s, !!on);
+    if (!on) storage((l) => l.removeItem(VIEWER_KEY));
+  }
+
+  /** The recorded engine inputs as JSON (with the `debug` option), else null. */
+  trace() {
+    return text(core.r(this.h));
+  }
+
+  #feed(f) {
+    if (this.off.length) deliver(this, false, f); // else destroyed, or not sampled
+  }
+}
+
+/** Starts measuring `video` (any HTMLMediaElement). See the README for options. */
+export function monitor(video, opts) {
+  if (!core) fail('vidpulse: await init() before monitor()');
+  if (!(video instanceof HTMLMediaElement)) fail('monitor(video, …): video must be an HTMLMediaElement');
+  const known = monitors.get(video);
+  if (known) return known;
+  const o = options(opts);
+  // Cookieless: an empty id asks the collector for a daily one; nothing stored.
+  const viewer = o.viewerId ?? (o.cookieless ? '' : viewerId(o.consent));
+  // Sampling is decided per viewer, so a viewer is in or out on every page.
+  const watched = !(o.dnt && navigator.doNotTrack === '1') && sampled(viewer, o.sampleRate);
+  const perf = performance;
+  // Player startup is measurable only if the element was not ready before init.
+  const playerInit = o.playerInit != null ? o.playerInit - perf.timeOrigin
+    : video.readyState < 3 ? perf.now() : -1;
+  const pageLoad = playerInit >= 0 && !pageLoadTaken ? ((pageLoadTaken = true), playerInit) : -1;
+  const s = sender(`${o.collector.replace(/\/+$/, '')}/v1/beacons`, o.property, viewer, !o.cookieless);
+  if (o.onBeacon && !s.hooks.includes(o.onBeacon)) s.hooks.push(o.onBeacon);
+  if (!o.consent) consent(s, false);
+  const v = o.video;
+  [hex(16), v.id, v.title, v.series, v.cdn, location.host, location.pathname, o.playerName,
+    o.playerVersion, o.experiment, video.currentSrc].forEach(put);
+  const h = core.c(s.id, perf.timeOrigin, o.interval, playerInit, pageLoad, v.duration ?? -1,
+    o.autoplay ?? video.autoplay, o.debug);
+  const m = new Monitor(video, h, s);
+  monitors.set(video, m);
+  if (!watched) return m; // sampled out or Do Not Track: a handle that measures nothing
+  listen(m);
+  deliver(m, false, () => {
+    measure(m);
+    // Monitoring may start on an element that is already playing.
+    if (!video.paused) core.i(h, PLAY);
+  });
+  return m;
+}
