@@ -152,11 +152,16 @@ impl Outbox {
 
     /// Restores entries saved by [`Outbox::save`] (from a previous page).
     pub fn restore(&mut self, saved: &str) {
-        for line in saved.split('\n').filter(|l| l.starts_with('{')) {
+        for line in saved.as_bytes().split(|&b| b == b'\n') {
+            if line.first() != Some(&b'{') {
+                continue;
+            }
             if self.entries.len() >= self.cfg.max_entries {
                 self.dropped += 1;
                 continue;
             }
+            // SAFETY: `saved` is UTF-8 and was split at an ASCII byte.
+            let line = unsafe { core::str::from_utf8_unchecked(line) };
             self.entries.push(Entry::Raw(line.to_owned()));
         }
     }

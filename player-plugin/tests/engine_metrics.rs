@@ -222,7 +222,7 @@ fn a_recorded_trace_replays_to_the_same_beacons() {
             input: input.clone(),
             el: te,
         });
-        trace::apply(&mut live, now, &input, &q);
+        trace::apply(&mut live, now, input, &q);
         while let Some(b) = live.poll_beacon() {
             sent.push(b);
         }

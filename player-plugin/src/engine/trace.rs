@@ -199,14 +199,14 @@ impl TraceHeader {
 }
 
 /// Applies one input to an engine at quantised time `now`.
-pub fn apply(engine: &mut Engine, now: f64, input: &TraceInput, el: &ElementState) {
+pub fn apply(engine: &mut Engine, now: f64, input: TraceInput, el: &ElementState) {
     match input {
-        TraceInput::Event { ev } => engine.handle_event(now, ev.clone(), el),
+        TraceInput::Event { ev } => engine.handle_event(now, ev, el),
         TraceInput::Timeout => engine.handle_timeout(now, el),
         TraceInput::Flush => engine.flush(now, el),
         TraceInput::EndView => engine.end_view(now, el),
-        TraceInput::Frames { dropped, total } => engine.set_frame_counts(*dropped, *total),
-        TraceInput::Throughput { bps } => engine.set_throughput(*bps as f64),
+        TraceInput::Frames { dropped, total } => engine.set_frame_counts(dropped, total),
+        TraceInput::Throughput { bps } => engine.set_throughput(bps as f64),
     }
 }
 
@@ -215,7 +215,12 @@ pub fn replay(trace: &Trace) -> Vec<Beacon> {
     let mut engine = trace.header.engine();
     let mut out = Vec::new();
     for r in &trace.records {
-        apply(&mut engine, r.at as f64 / 1000.0, &r.input, &r.el.state());
+        apply(
+            &mut engine,
+            r.at as f64 / 1000.0,
+            r.input.clone(),
+            &r.el.state(),
+        );
         while let Some(b) = engine.poll_beacon() {
             out.push(b);
         }

@@ -106,7 +106,7 @@ impl Monitor {
                 });
             }
         }
-        trace::apply(&mut self.engine, self.now, &input, &self.el);
+        trace::apply(&mut self.engine, self.now, input, &self.el);
     }
 }
 
@@ -242,13 +242,14 @@ pub extern "C" fn measure(h: usize, w: f64, hgt: f64, dropped: f64, total: f64, 
 /// Moves the beacons the engine queued to the monitor's sender; answers how many.
 #[export_name = "e"]
 pub extern "C" fn end(h: usize) -> u32 {
-    let Some((s, beacons)) = with(h, |m| {
-        let b: Vec<_> = core::iter::from_fn(|| m.engine.poll_beacon()).collect();
-        (m.sender, b)
-    }) else {
-        return 0;
-    };
-    sender::push(s, beacons)
+    with(h, |m| {
+        let mut n = 0;
+        while let Some(b) = m.engine.poll_beacon() {
+            n += sender::push(m.sender, b);
+        }
+        n
+    })
+    .unwrap_or(0)
 }
 
 /// The timer the engine wants: -1 none (clear it), -2 keep the armed one, else

@@ -28,17 +28,13 @@ fn with<R>(s: usize, f: impl FnOnce(&mut Sender) -> R) -> Option<R> {
     SENDERS.0.borrow_mut().get_mut(s).map(f)
 }
 
-/// Queues beacons (none without consent); answers how many were queued.
-pub(super) fn push(s: usize, beacons: Vec<Beacon>) -> u32 {
+/// Queues a beacon (not without consent); answers 1 if it was queued.
+pub(super) fn push(s: usize, b: Beacon) -> u32 {
     with(s, |x| {
-        if !x.enabled {
-            return 0;
-        }
-        let n = beacons.len() as u32;
-        for b in beacons {
+        if x.enabled {
             x.outbox.push(b);
         }
-        n
+        u32::from(x.enabled)
     })
     .unwrap_or(0)
 }

@@ -68,31 +68,30 @@ impl Json {
     /// A string value, escaped as serde_json escapes it.
     pub fn str(&mut self, s: &str) {
         self.out.push('"');
-        let mut start = 0;
-        for (i, b) in s.bytes().enumerate() {
-            let esc: &str = match b {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0x08 => "\\b",
-                0x0c => "\\f",
-                0..=0x1f => "",
-                _ => continue,
+        for c in s.chars() {
+            let esc: &str = match c {
+                '"' => "\\\"",
+                '\\' => "\\\\",
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                '\u{8}' => "\\b",
+                '\u{c}' => "\\f",
+                '\0'..='\u{1f}' => "",
+                _ => {
+                    self.out.push(c);
+                    continue;
+                }
             };
-            // `i` is at an ASCII byte, so both slices fall on char boundaries.
-            self.out.push_str(s.get(start..i).unwrap_or_default());
-            start = i + 1;
             if esc.is_empty() {
+                let b = c as usize;
                 self.raw("\\u00");
-                self.out.push(HEX[usize::from(b >> 4)] as char);
-                self.out.push(HEX[usize::from(b & 0xf)] as char);
+                self.out.push(HEX[b >> 4] as char);
+                self.out.push(HEX[b & 0xf] as char);
             } else {
                 self.raw(esc);
             }
         }
-        self.out.push_str(s.get(start..).unwrap_or_default());
         self.out.push('"');
     }
 
