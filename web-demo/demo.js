@@ -9,7 +9,8 @@
  *   autoplay  1 = call video.play() right after monitor()
  *   interval  beaconIntervalMs passed to the plugin
  *   id, title the video's id and title
- *   debug     1 = pass `debug: true` to monitor(), so handle.trace() returns the inputs
+ *   debug     1 = load the debug core and pass `debug: true` to monitor(), so
+ *             handle.trace() returns the inputs
  *   spy       1 = record every navigator.sendBeacon call in localStorage
  *             (`vidpulseSendBeacon`: [{url, bytes, queued, t}]), which outlives the page
  * Exposes window.vidpulseDemo = { handle, beacons, ready } (ready is set last; beacons
@@ -214,7 +215,8 @@ async function main() {
   let plugin;
   try {
     plugin = await import('/plugin/vidpulse.js');
-    await plugin.default();
+    // debug=1 loads the debug core, which records the inputs for handle.trace().
+    await plugin.default(debug ? { module_or_path: '/plugin/vidpulse_debug_bg.wasm' } : undefined);
   } catch (e) {
     const msg = `The plugin could not be loaded (${e && e.message ? e.message : e}). ` +
       'Build it with `cargo xtask plugin` (or run `cargo xtask demo`).';

@@ -35,7 +35,7 @@ export interface MonitorOptions {
     consent?: boolean;
     /** Store nothing in the browser; the collector derives a daily viewer id. */
     cookieless?: boolean;
-    /** Record every engine input for trace(). */
+    /** Record every engine input for trace(): needs the debug core (`init('vidpulse_debug_bg.wasm')`). */
     debug?: boolean;
     /** Called with each batch sent (debugging). */
     onBeacon?: (batch: object) => void;
@@ -78,7 +78,8 @@ export interface Monitor {
     /** Consent at run time: `false` stops storing and sending and forgets what is
      *  queued and the stored viewer id; `true` resumes. */
     setConsent(on: boolean): void;
-    /** The recorded engine inputs as JSON (with the `debug` option), else `null`.
+    /** The recorded engine inputs as JSON (with the `debug` option and the debug
+     *  core, `vidpulse_debug_bg.wasm`), else `null`.
      *  `cargo xtask replay FILE` replays them natively. */
     trace(): string | null;
 }

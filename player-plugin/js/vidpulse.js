@@ -221,8 +221,7 @@ function consent(s, on) {
  *  time the browser gave), then arms what the core asks for and sends. */
 function deliver(m, beacon, f, at) {
   const v = m.v, h = m.h;
-  core.b(h, at ?? performance.now(), v.currentTime, v.paused | (v.seeking << 1) | (v.ended << 2),
-    v.readyState, v.playbackRate, v.duration);
+  begin(m, at);
   f();
   const delay = core.d(h);
   if (delay !== -2) {
@@ -239,6 +238,13 @@ function deliver(m, beacon, f, at) {
     }, meta?.expectedDisplayTime ?? now));
   }
   send(m.s, core.e(h), beacon);
+}
+
+/** Gives the core the clock (`at`, else now) and the element's state. */
+function begin(m, at) {
+  const v = m.v;
+  core.b(m.h, at ?? performance.now(), v.currentTime, v.paused | (v.seeking << 1) | (v.ended << 2),
+    v.readyState, v.playbackRate, v.duration);
 }
 
 /** The measurements no event carries: displayed size in device pixels, frame
@@ -292,9 +298,7 @@ class Monitor {
 
   /** The current (or last) view's metrics as a plain object. */
   snapshot() {
-    const v = this.v;
-    core.b(this.h, performance.now(), v.currentTime, v.paused | (v.seeking << 1) | (v.ended << 2),
-      v.readyState, v.playbackRate, v.duration);
+    begin(this);
     return JSON.parse(text(core.s(this.h)));
   }
 
@@ -348,9 +352,10 @@ class Monitor {
     if (!on) storage((l) => l.removeItem(VIEWER_KEY));
   }
 
-  /** The recorded engine inputs as JSON (with the `debug` option), else null. */
+  /** The recorded engine inputs as JSON (with the `debug` option and the debug
+   *  core, `vidpulse_debug_bg.wasm`), else null. */
   trace() {
-    return text(core.r(this.h));
+    return core.r ? text(core.r(this.h)) : null;
   }
 
   #feed(f) {

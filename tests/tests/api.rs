@@ -4,9 +4,10 @@
 //!
 //! They replace the wasm-bindgen-test suite (`player-plugin/tests/browser.rs`), which
 //! called the Rust glue directly and so tested a build that never ships. Here the page
-//! imports the real package the harness serves (`/plugin/vidpulse.js` +
-//! `vidpulse_bg.wasm`, whatever produced them) and drives it only through its public
-//! JS API, in headless Chromium: the tests exercise exactly the files that ship.
+//! imports the real package the harness serves (`/plugin/vidpulse.js` with the debug
+//! core `vidpulse_debug_bg.wasm`, which differs from the shipped `vidpulse_bg.wasm`
+//! only by the trace recorder; one test runs the shipped core) and drives it only
+//! through its public JS API, in headless Chromium.
 //!
 //! Each test has its own harness (fresh browser profile, so a fresh `localStorage`) and
 //! opens the collector's `/healthz`: a same-origin page with no script of its own, so
@@ -25,9 +26,8 @@ use vidpulse_e2e::{Harness, BROWSER_LOCK, HINT};
 use vidpulse_plugin::engine::trace::{replay, Trace};
 use vidpulse_plugin::wire::Beacon;
 
-/// The element events the plugin listens to (`MEDIA_EVENTS` in
-/// `player-plugin/src/glue/element.rs`), hard-coded: the test must not trust the glue
-/// to say what it listens to.
+/// The element events the plugin listens to (`EVENTS` in `player-plugin/js/vidpulse.js`),
+/// hard-coded: the test must not trust the plugin to say what it listens to.
 const MEDIA_EVENTS: [&str; 16] = [
     "emptied",
     "loadstart",
@@ -58,7 +58,7 @@ const SETUP: &str = r#"
 const done = arguments[arguments.length - 1];
 (async () => {
   const m = await import(new URL('/plugin/vidpulse.js', location.href).href);
-  await m.default({ module_or_path: new URL('/plugin/vidpulse_bg.wasm', location.href).href });
+  await m.default({ module_or_path: new URL(`/plugin/${arguments[0]}`, location.href).href });
   window.vp = {
     m,
     video: () => document.createElement('video'),
@@ -86,14 +86,20 @@ const done = arguments[arguments.length - 1];
 })().then(done, (e) => done(String(e && e.stack || e)));
 "#;
 
-/// Opens a same-origin page without scripts and loads the plugin there as `window.vp`.
-async fn open(h: &Harness) -> Result<()> {
+/// The debug core (with the trace recorder), which most tests read traces from.
+const DEBUG_CORE: &str = "vidpulse_debug_bg.wasm";
+/// The core every viewer downloads.
+const SHIPPED_CORE: &str = "vidpulse_bg.wasm";
+
+/// Opens a same-origin page without scripts and loads the plugin there as
+/// `window.vp`, with the wasm core `core`.
+async fn open(h: &Harness, core: &str) -> Result<()> {
     let url = format!("{}/healthz", h.base);
     h.client()
         .goto(&url)
         .await
         .with_context(|| format!("navigating to {url}"))?;
-    match h.client().execute_async(SETUP, vec![]).await? {
+    match h.client().execute_async(SETUP, vec![core.into()]).await? {
         Value::Null => Ok(()),
         err => bail!("the plugin package could not be loaded: {err}; {HINT}"),
     }
@@ -107,7 +113,7 @@ macro_rules! api_test {
         async fn $name() -> Result<()> {
             let _lock = BROWSER_LOCK.lock().await;
             let h = Harness::start().await?;
-            let r = match open(&h).await {
+            let r = match open(&h, DEBUG_CORE).await {
                 Ok(()) => scenario::$name(&h).await,
                 Err(e) => Err(e),
             };
@@ -128,6 +134,47 @@ api_test!(
     a_sampled_out_viewer_is_not_measured,
     cookieless_mode_stores_nothing_and_says_so,
 );
+
+/// The shipped core leaves the trace recorder out (every viewer would pay for it):
+/// `trace()` is null even with `debug`, and everything else works the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_core_records_no_trace() -> Result<()> {
+    let _lock = BROWSER_LOCK.lock().await;
+    let h = Harness::start().await?;
+    let r = async {
+        open(&h, SHIPPED_CORE).await?;
+        let v = h
+            .client()
+            .execute(
+                "const el = vp.video(); const { opts, sent } = vp.options('t-shipped'); \
+                 const h = vp.m.monitor(el, opts); vp.fire(el, 'play'); \
+                 const r = { trace: h.trace(), snap: vp.snap(h), sent: sent.slice() }; \
+                 h.destroy(); return r;",
+                vec![],
+            )
+            .await?;
+        ensure!(
+            v["trace"].is_null(),
+            "the shipped core recorded a trace: {v}"
+        );
+        let snap = json(&v, "snap")?;
+        let id = snap["view_id"].as_str().context("a view started")?;
+        ensure!(id.len() == 11, "view id {id}");
+        let sent = v["sent"].as_array().context("sent")?;
+        ensure!(
+            sent.len() == 1
+                && sent[0]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("\"reason\":\"view_start\""),
+            "the view-start beacon went out: {v}"
+        );
+        Ok(())
+    }
+    .await;
+    h.finish_after("api_the_shipped_core_records_no_trace", r)
+        .await
+}
 
 /// `v[key]` parsed as JSON (the page returns snapshots as JSON strings).
 fn json(v: &Value, key: &str) -> Result<Value> {

@@ -25,7 +25,7 @@ pub fn run() -> Result<()> {
     for entry in std::fs::read_dir(&pkg)? {
         let path = entry?.path();
         let name = path.file_name().unwrap_or_default().to_string_lossy();
-        if name == "vidpulse.js" || name == "vidpulse_bg.wasm" || name.ends_with(".d.ts") {
+        if name.starts_with("vidpulse") {
             copy(&path, &dist_plugin.join(&*name))?;
         }
     }
@@ -46,7 +46,7 @@ fn write_npm_files(dir: &Path) -> Result<()> {
         "main": "vidpulse.js",
         "module": "vidpulse.js",
         "types": "vidpulse.d.ts",
-        "files": ["vidpulse.js", "vidpulse_bg.wasm", "vidpulse.d.ts", "README.md"],
+        "files": ["vidpulse.js", "vidpulse_bg.wasm", "vidpulse_debug_bg.wasm", "vidpulse.d.ts", "README.md"],
         "sideEffects": false,
         "keywords": ["video", "analytics", "qoe", "wasm"]
     });

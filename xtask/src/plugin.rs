@@ -1,5 +1,6 @@
 //! Builds the browser plugin into `target/plugin-pkg/`: the wasm core (cargo's
-//! size profile, then wasm-opt -Oz) beside the hand-written JS half
+//! size profile, then wasm-opt -Oz; and its debug build with the trace recorder,
+//! `vidpulse_debug_bg.wasm`) beside the hand-written JS half
 //! (`player-plugin/js/vidpulse.js`, minified by terser) and its types, and
 //! records their size in `target/bench/plugin_size.json` because every viewer
 //! downloads them. No binding generator runs: the core exports plain functions.
@@ -13,6 +14,27 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub fn build(ws: &Workspace) -> Result<PathBuf> {
+    let pkg = ws.plugin_pkg();
+    if pkg.exists() {
+        // Start clean so no stale file survives a rename.
+        std::fs::remove_dir_all(&pkg).with_context(|| format!("removing {}", pkg.display()))?;
+    }
+    std::fs::create_dir_all(&pkg)?;
+    // The shipped core, then the debug one (with the trace recorder) for pages
+    // that pass `debug: true`; both from the same code.
+    core(ws, "nostd", &pkg.join("vidpulse_bg.wasm"))?;
+    core(ws, "nostd trace", &pkg.join("vidpulse_debug_bg.wasm"))?;
+    // The JS half is hand-written (`player-plugin/js/`): minified, with its types.
+    let js = ws.root.join("player-plugin/js");
+    std::fs::copy(js.join("vidpulse.d.ts"), pkg.join("vidpulse.d.ts"))
+        .context("copying vidpulse.d.ts")?;
+    terser(ws, &js.join("vidpulse.js"), &pkg.join("vidpulse.js"))?;
+    report_size(ws, &pkg)?;
+    Ok(pkg)
+}
+
+/// Builds the wasm core with `features` (size profile, then wasm-opt) into `out`.
+fn core(ws: &Workspace, features: &str, out: &Path) -> Result<()> {
     run(util::cargo_cmd(&ws.root).args([
         "build",
         "-p",
@@ -21,19 +43,13 @@ pub fn build(ws: &Workspace) -> Result<PathBuf> {
         "wasm32-unknown-unknown",
         "--profile",
         "wasm-release",
-        // Without std: panics trap instead of carrying std's formatting machinery.
+        // `nostd`: panics trap instead of carrying std's formatting machinery.
         "--features",
-        "nostd",
+        features,
     ]))?;
     let wasm_in = ws
         .target
         .join("wasm32-unknown-unknown/wasm-release/vidpulse_plugin.wasm");
-    let pkg = ws.plugin_pkg();
-    if pkg.exists() {
-        // Start clean so no stale file survives a rename.
-        std::fs::remove_dir_all(&pkg).with_context(|| format!("removing {}", pkg.display()))?;
-    }
-    std::fs::create_dir_all(&pkg)?;
     // No `--enable-…` flags: wasm-opt takes the features from the module's
     // `target_features` section (kept by the `wasm-release` profile's
     // `strip = "debuginfo"`). Naming features explicitly is worse: newer rustc
@@ -45,14 +61,7 @@ pub fn build(ws: &Workspace) -> Result<PathBuf> {
         .args(["-Oz", "--converge", "--strip-debug", "--strip-producers"])
         .arg(&wasm_in)
         .arg("-o")
-        .arg(pkg.join("vidpulse_bg.wasm")))?;
-    // The JS half is hand-written (`player-plugin/js/`): minified, with its types.
-    let js = ws.root.join("player-plugin/js");
-    std::fs::copy(js.join("vidpulse.d.ts"), pkg.join("vidpulse.d.ts"))
-        .context("copying vidpulse.d.ts")?;
-    terser(ws, &js.join("vidpulse.js"), &pkg.join("vidpulse.js"))?;
-    report_size(ws, &pkg)?;
-    Ok(pkg)
+        .arg(out))
 }
 
 fn gzip9_len(path: &Path) -> Result<u64> {
@@ -69,7 +78,10 @@ fn report_size(ws: &Workspace, pkg: &Path) -> Result<()> {
     let js_bytes = std::fs::metadata(&js)?.len();
     let wasm_gzip_bytes = gzip9_len(&wasm)?;
     let js_gzip_bytes = gzip9_len(&js)?;
+    // Only pages that ask for it load the debug core; it is not the script weight.
+    let debug_gzip_bytes = gzip9_len(&pkg.join("vidpulse_debug_bg.wasm"))?;
     let report = serde_json::json!({
+        "debug_wasm_gzip_bytes": debug_gzip_bytes,
         "wasm_bytes": wasm_bytes,
         "js_bytes": js_bytes,
         "wasm_gzip_bytes": wasm_gzip_bytes,

@@ -5,13 +5,16 @@
 //! when tracing), then `e` moves the engine's beacons to the sender and `d`/`f`
 //! say which timer and frame callback the shell should arm. Because every input
 //! passes through [`Monitor::feed`], a recorded trace is complete by
-//! construction and replays exactly.
+//! construction and replays exactly. Recording is in the debug build only (the
+//! `trace` feature): every viewer would otherwise pay for a developer's tool.
 
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use super::{answer, opt, sender, take_args, Global};
-use crate::engine::trace::{self, Trace, TraceElement, TraceHeader, TraceInput, TraceRecord};
+use crate::engine::trace::{self, TraceElement, TraceHeader, TraceInput};
+#[cfg(feature = "trace")]
+use crate::engine::trace::{Trace, TraceRecord};
 use crate::engine::{ElementState, Engine, MediaEvent};
 use crate::fmath::round;
 use crate::wire::{VideoMeta, ViewContext};
@@ -29,6 +32,7 @@ struct Monitor {
     /// The deadline of the timer the shell has armed.
     timer_at: Option<f64>,
     /// The recorded inputs, with the `debug` option.
+    #[cfg(feature = "trace")]
     trace: Option<Trace>,
 }
 
@@ -97,6 +101,7 @@ fn video_meta(args: &mut super::Args, duration: f64) -> VideoMeta {
 impl Monitor {
     /// Gives the engine one input (recording it when tracing).
     fn feed(&mut self, input: TraceInput) {
+        #[cfg(feature = "trace")]
         if let Some(t) = self.trace.as_mut() {
             if t.records.len() < trace::MAX_TRACE_RECORDS {
                 t.records.push(TraceRecord {
@@ -148,7 +153,9 @@ pub extern "C" fn create(
         context,
         src: a.next(),
     };
-    // The live engine is built from the header, exactly as a replay builds it.
+    #[cfg(not(feature = "trace"))]
+    let _ = debug; // nothing to record in the shipped build
+                   // The live engine is built from the header, exactly as a replay builds it.
     let m = Monitor {
         engine: header.engine(),
         sender,
@@ -156,6 +163,7 @@ pub extern "C" fn create(
         el: ElementState::default(),
         display: (0, 0),
         timer_at: None,
+        #[cfg(feature = "trace")]
         trace: debug.then(|| Trace {
             header,
             records: Vec::new(),
@@ -286,7 +294,9 @@ pub extern "C" fn snapshot(h: usize) -> i32 {
     }))
 }
 
-/// The recorded inputs as JSON (with the `debug` option), else none.
+/// The recorded inputs as JSON (with the `debug` option), else none. Only the
+/// debug build exports it.
+#[cfg(feature = "trace")]
 #[export_name = "r"]
 pub extern "C" fn trace(h: usize) -> i32 {
     answer(with(h, |m| m.trace.as_ref().map(crate::json::trace)).flatten())
