@@ -33,17 +33,24 @@ const VIEWER_KEY = 'vidpulse.viewer', OUTBOX_KEY = 'vidpulse.outbox:';
 let core, loading;
 const enc = new TextEncoder(), dec = new TextDecoder();
 const monitors = new Map(), senders = new Map();
+/** Frees a monitor's core state once the page has dropped its (destroyed) handle. */
+const freed = globalThis.FinalizationRegistry && new FinalizationRegistry((h) => core.x(h));
 let pageLoadTaken = false;
 
 /** Loads the wasm core once: `init()`, `init(url)` or `init({ module_or_path })`. */
 export default function init(arg) {
   return (loading ??= (async () => {
-    let src = arg?.module_or_path ?? arg ?? new URL('vidpulse_bg.wasm', import.meta.url);
-    if (typeof src === 'string' || src instanceof URL || src instanceof Request) src = fetch(src);
-    src = await src;
-    if (src instanceof Response) src = await src.arrayBuffer();
-    const r = await WebAssembly.instantiate(src, {});
-    core = (r.instance ?? r).exports;
+    try {
+      let src = arg?.module_or_path ?? arg ?? new URL('vidpulse_bg.wasm', import.meta.url);
+      if (typeof src === 'string' || src instanceof URL || src instanceof Request) src = fetch(src);
+      src = await src;
+      if (src instanceof Response) src = await src.arrayBuffer();
+      const r = await WebAssembly.instantiate(src, {});
+      core = (r.instance ?? r).exports;
+    } catch (e) {
+      loading = null; // a later init() may try again
+      throw e;
+    }
   })());
 }
 
@@ -79,37 +86,12 @@ function number(o, k, path) {
   return v;
 }
 
-/** Content metadata `{ id, title, series, duration, cdn }`, checked. */
+/** Content metadata `{ id, title, series, duration, cdn }`, checked: the strings
+ *  in the order the core takes them, then the duration (ms, -1 absent). */
 function videoMeta(v, path) {
-  if (typeof v !== 'object' || v === null) return {};
+  if (typeof v !== 'object' || v === null) return [, , , , -1];
   const s = (k) => string(v, k, `${path}.${k}`);
-  return { id: s('id'), title: s('title'), series: s('series'), duration: number(v, 'duration', `${path}.duration`), cdn: s('cdn') };
-}
-
-/** Reads and checks the options object; the error names the field. */
-function options(o) {
-  if (typeof o !== 'object' || o === null) fail('options: expected an object');
-  const s = (k) => string(o, k, `options.${k}`);
-  const collector = s('collector') || fail("options.collector: required (the collector's base URL)");
-  const property = s('property') || fail('options.property: required (the property key)');
-  const video = videoMeta(o.video, 'options.video');
-  const sampleRate = number(o, 'sampleRate', 'options.sampleRate') ?? 1;
-  if (!(sampleRate > 0 && sampleRate <= 1)) fail('options.sampleRate: a number in (0, 1]');
-  const interval = o.beaconIntervalMs;
-  if (interval !== undefined && !(typeof interval === 'number' && interval >= MIN_BEACON_INTERVAL_MS)) {
-    fail('options.beaconIntervalMs: a number of at least 1000');
-  }
-  const playerInit = number(o, 'playerInitTime', 'options.playerInitTime');
-  const player = o.player;
-  const p = (k) => string(player, k, `options.player.${k}`);
-  return {
-    collector, property, video, sampleRate, interval: interval ?? 10000, playerInit,
-    autoplay: o.autoplay === undefined ? undefined : !!o.autoplay,
-    playerName: p('name'), playerVersion: p('version'), experiment: s('experiment'),
-    debug: !!o.debug, dnt: !!o.respectDoNotTrack, consent: o.consent !== false,
-    cookieless: !!o.cookieless, viewerId: s('viewerId'),
-    onBeacon: typeof o.onBeacon === 'function' ? o.onBeacon : null,
-  };
+  return [s('id'), s('title'), s('series'), s('cdn'), number(v, 'duration', `${path}.duration`) ?? -1];
 }
 
 /** The anonymous viewer id: kept in localStorage when allowed, else for this page. */
@@ -140,14 +122,14 @@ function sender(url, property, viewer, persist) {
   if (s) return s;
   put(property);
   put(viewer);
-  s = { id: core.S(), url, persist, key: prefix + hex(12), hooks: [], on: true, timer: 0 };
+  s = { _id: core.S(), _url: url, _persist: persist, _key: prefix + hex(12), _hooks: [], _on: true, _timer: 0 };
   senders.set(prefix, s);
   if (persist) {
     storage((l) => {
       for (const k of Object.keys(l)) {
         if (!k.startsWith(prefix)) continue;
         put(l.getItem(k));
-        core.R(s.id);
+        core.R(s._id);
         l.removeItem(k);
       }
     });
@@ -159,16 +141,16 @@ function sender(url, property, viewer, persist) {
 
 /** Saves the queue after every change (removes the key when there is nothing to keep). */
 function save(s) {
-  if (!s.persist) return;
-  const n = core.V(s.id);
-  storage((l) => (n < 0 ? l.removeItem(s.key) : l.setItem(s.key, text(n))));
+  if (!s._persist) return;
+  const n = core.V(s._id);
+  storage((l) => (n < 0 ? l.removeItem(s._key) : l.setItem(s._key, text(n))));
 }
 
 /** Calls the page's hooks with a body sent, as a plain object. */
 function notify(s, body) {
-  if (!s.hooks.length) return;
+  if (!s._hooks.length) return;
   const batch = JSON.parse(body);
-  for (const h of s.hooks) {
+  for (const h of s._hooks) {
     try { h(batch); } catch { /* the page's hook must not break delivery */ }
   }
 }
@@ -178,19 +160,19 @@ function notify(s, body) {
 function pump(s, status) {
   const now = performance.now();
   if (status !== undefined) {
-    core.F(s.id, status, now, Math.random());
+    core.F(s._id, status, now, Math.random());
     save(s);
   }
-  const n = core.B(s.id, now);
+  const n = core.B(s._id, now);
   if (n < 0) {
-    const at = core.T(s.id);
-    if (at >= 0 && !s.timer) {
-      s.timer = setTimeout(() => { s.timer = 0; pump(s); }, Math.min(Math.max(at - now, 0), 2e9) + 1);
+    const at = core.T(s._id);
+    if (at >= 0 && !s._timer) {
+      s._timer = setTimeout(() => { s._timer = 0; pump(s); }, Math.min(Math.max(at - now, 0), 2e9) + 1);
     }
     return;
   }
   const body = text(n);
-  fetch(s.url, { method: 'POST', body, keepalive: n <= MAX_KEEPALIVE_BODY })
+  fetch(s._url, { method: 'POST', body, keepalive: n <= MAX_KEEPALIVE_BODY })
     .then((r) => pump(s, r.status), () => pump(s, 0));
   notify(s, body);
 }
@@ -198,20 +180,22 @@ function pump(s, status) {
 /** After `queued` new beacons: save, and send (with `sendBeacon` too when the
  *  page is going away). */
 function send(s, queued, beacon) {
-  if (!s.on || (!queued && !beacon)) return;
+  if (!s._on || (!queued && !beacon)) return;
   save(s);
   if (beacon) {
-    const n = core.A(s.id);
+    const n = core.A(s._id);
     const body = text(n);
-    if (n >= 0 && navigator.sendBeacon(s.url, body)) notify(s, body);
+    let ok = false;
+    try { ok = n >= 0 && navigator.sendBeacon(s._url, body); } catch { /* no sendBeacon here */ }
+    if (ok) notify(s, body);
   }
   pump(s);
 }
 
 /** Consent on or off; off forgets everything queued. */
 function consent(s, on) {
-  s.on = on;
-  core.E(s.id, on);
+  s._on = on;
+  core.E(s._id, on);
   save(s);
 }
 
@@ -221,30 +205,30 @@ function consent(s, on) {
  *  time the browser gave), then arms what the core asks for and sends. */
 function deliver(m, beacon, f, at) {
   const v = m.v, h = m.h;
-  begin(m, at);
+  core.b(...state(m, at));
   f();
   const delay = core.d(h);
   if (delay !== -2) {
-    clearTimeout(m.timer);
-    m.timer = delay < 0 ? 0 : setTimeout(() => {
-      m.timer = 0;
+    clearTimeout(m._timer);
+    m._timer = delay < 0 ? 0 : setTimeout(() => {
+      m._timer = 0;
       deliver(m, false, () => { measure(m); core.i(h, TIMEOUT); });
     }, delay);
   }
-  if (core.f(h) && m.frame == null && v.requestVideoFrameCallback) {
-    m.frame = v.requestVideoFrameCallback((now, meta) => deliver(m, false, () => {
-      m.frame = null;
+  if (core.f(h) && m._frame == null && v.requestVideoFrameCallback) {
+    m._frame = v.requestVideoFrameCallback((now, meta) => deliver(m, false, () => {
+      m._frame = null;
       core.i(h, FRAME);
     }, meta?.expectedDisplayTime ?? now));
   }
   send(m.s, core.e(h), beacon);
 }
 
-/** Gives the core the clock (`at`, else now) and the element's state. */
-function begin(m, at) {
+/** The clock (`at`, else now) and the element's state, as `b` and `s` take them. */
+function state(m, at) {
   const v = m.v;
-  core.b(m.h, at ?? performance.now(), v.currentTime, v.paused | (v.seeking << 1) | (v.ended << 2),
-    v.readyState, v.playbackRate, v.duration);
+  return [m.h, at ?? performance.now(), v.currentTime, v.paused | (v.seeking << 1) | (v.ended << 2),
+    v.readyState, v.playbackRate, v.duration];
 }
 
 /** The measurements no event carries: displayed size in device pixels, frame
@@ -277,7 +261,7 @@ function mediaEvent(m, k) {
 function listen(m) {
   const on = (target, name, f) => {
     target.addEventListener(name, f);
-    m.off.push(() => target.removeEventListener(name, f));
+    m._off.push(() => target.removeEventListener(name, f));
   };
   EVENTS.forEach((name, k) => on(m.v, name, () => deliver(m, false, () => mediaEvent(m, k))));
   on(window, 'pagehide', () => deliver(m, true, () => { measure(m); core.i(m.h, PAGEHIDE); }));
@@ -293,13 +277,12 @@ function listen(m) {
 /** The handle `monitor()` returns. */
 class Monitor {
   constructor(v, h, s) {
-    Object.assign(this, { v, h, s, off: [], timer: 0, frame: null });
+    Object.assign(this, { v, h, s, _off: [], _timer: 0, _frame: null });
   }
 
   /** The current (or last) view's metrics as a plain object. */
   snapshot() {
-    begin(this);
-    return JSON.parse(text(core.s(this.h)));
+    return JSON.parse(text(core.s(...state(this))));
   }
 
   /** Sends the current state now. */
@@ -310,21 +293,21 @@ class Monitor {
   /** Ends the view, sends its final beacon and removes every listener and timer. */
   destroy() {
     deliver(this, false, () => { measure(this); core.i(this.h, END_VIEW); });
-    this.off.forEach((f) => f());
-    this.off = [];
-    clearTimeout(this.timer);
-    if (this.frame != null) this.v.cancelVideoFrameCallback?.(this.frame);
-    this.frame = null;
-    monitors.delete(this.v);
+    this._off.forEach((f) => f());
+    this._off = [];
+    clearTimeout(this._timer);
+    if (this._frame != null) this.v.cancelVideoFrameCallback?.(this._frame);
+    this._frame = null;
+    if (monitors.get(this.v) === this) monitors.delete(this.v);
   }
 
   /** New content in this player (single-page apps): ends the current view; the
    *  next starts at once if the element is playing. */
   setVideo(video) {
     const meta = videoMeta(video, 'video');
-    this.#feed(() => {
-      [meta.id, meta.title, meta.series, meta.cdn].forEach(put);
-      core.i(this.h, VIDEO_CHANGE, 0, 0, meta.duration ?? -1);
+    this._feed(() => {
+      meta.slice(0, 4).forEach(put);
+      core.i(this.h, VIDEO_CHANGE, 0, 0, meta[4]);
     });
   }
 
@@ -332,14 +315,14 @@ class Monitor {
   reportRendition(r) {
     const n = (k) => number(r, k, `rendition.${k}`);
     const [width, height, bitrate] = [n('width'), n('height'), n('bitrate')];
-    this.#feed(() => core.i(this.h, RESIZE, width ?? 0, height ?? 0, bitrate ?? -1));
+    this._feed(() => core.i(this.h, RESIZE, width ?? 0, height ?? 0, bitrate ?? -1));
   }
 
   /** An error the player knows of: `{ code, message, fatal }` (`fatal` defaults to true). */
   reportError(e) {
     const code = number(e, 'code', 'error.code');
     const message = string(e, 'message', 'error.message');
-    this.#feed(() => {
+    this._feed(() => {
       put(message ?? '');
       core.i(this.h, REPORTED_ERROR, Math.min(code ?? 0, 65535), get(e, 'fatal') === false ? 0 : 1);
     });
@@ -358,37 +341,53 @@ class Monitor {
     return core.r ? text(core.r(this.h)) : null;
   }
 
-  #feed(f) {
-    if (this.off.length) deliver(this, false, f); // else destroyed, or not sampled
+  _feed(f) {
+    if (this._off.length) deliver(this, false, f); // else destroyed, or not sampled
   }
 }
 
-/** Starts measuring `video` (any HTMLMediaElement). See the README for options. */
-export function monitor(video, opts) {
+/** Starts measuring `video` (any HTMLMediaElement). See the README for options;
+ *  they are read and checked here, and an error names the field. */
+export function monitor(video, o) {
   if (!core) fail('vidpulse: await init() before monitor()');
   if (!(video instanceof HTMLMediaElement)) fail('monitor(video, …): video must be an HTMLMediaElement');
   const known = monitors.get(video);
   if (known) return known;
-  const o = options(opts);
+  if (typeof o !== 'object' || o === null) fail('options: expected an object');
+  const opt = (k) => string(o, k, `options.${k}`);
+  const collector = opt('collector') || fail("options.collector: required (the collector's base URL)");
+  const property = opt('property') || fail('options.property: required (the property key)');
+  const meta = videoMeta(o.video, 'options.video');
+  const num = (k) => number(o, k, `options.${k}`);
+  const rate = num('sampleRate') ?? 1;
+  if (!(rate > 0 && rate <= 1)) fail('options.sampleRate: a number in (0, 1]');
+  const interval = o.beaconIntervalMs ?? 10000;
+  if (!(typeof interval === 'number' && interval >= MIN_BEACON_INTERVAL_MS)) {
+    fail('options.beaconIntervalMs: a number of at least 1000');
+  }
+  const init = num('playerInitTime');
+  const player = (k) => string(o.player, k, `options.player.${k}`);
+  const strings = [player('name'), player('version'), opt('experiment')];
+  const id = opt('viewerId'), { cookieless, onBeacon } = o, consented = o.consent !== false;
   // Cookieless: an empty id asks the collector for a daily one; nothing stored.
-  const viewer = o.viewerId ?? (o.cookieless ? '' : viewerId(o.consent));
+  const viewer = id ?? (cookieless ? '' : viewerId(consented));
   // Sampling is decided per viewer, so a viewer is in or out on every page.
-  const watched = !(o.dnt && navigator.doNotTrack === '1') && sampled(viewer, o.sampleRate);
+  const watched = !(o.respectDoNotTrack && navigator.doNotTrack === '1') && sampled(viewer, rate);
   const perf = performance;
   // Player startup is measurable only if the element was not ready before init.
-  const playerInit = o.playerInit != null ? o.playerInit - perf.timeOrigin
-    : video.readyState < 3 ? perf.now() : -1;
-  const pageLoad = playerInit >= 0 && !pageLoadTaken ? ((pageLoadTaken = true), playerInit) : -1;
-  const s = sender(`${o.collector.replace(/\/+$/, '')}/v1/beacons`, o.property, viewer, !o.cookieless);
-  if (o.onBeacon && !s.hooks.includes(o.onBeacon)) s.hooks.push(o.onBeacon);
-  if (!o.consent) consent(s, false);
-  const v = o.video;
-  [hex(16), v.id, v.title, v.series, v.cdn, location.host, location.pathname, o.playerName,
-    o.playerVersion, o.experiment, video.currentSrc].forEach(put);
-  const h = core.c(s.id, perf.timeOrigin, o.interval, playerInit, pageLoad, v.duration ?? -1,
-    o.autoplay ?? video.autoplay, o.debug);
+  // Absent times are NaN for the core (a time before the time origin is negative).
+  const playerInit = init != null ? init - perf.timeOrigin : video.readyState < 3 ? perf.now() : NaN;
+  const pageLoad = playerInit === playerInit && !pageLoadTaken ? ((pageLoadTaken = true), playerInit) : NaN;
+  const s = sender(`${collector.replace(/\/+$/, '')}/v1/beacons`, property, viewer, !cookieless);
+  if (typeof onBeacon === 'function' && !s._hooks.includes(onBeacon)) s._hooks.push(onBeacon);
+  if (!consented) consent(s, false);
+  [hex(16), ...meta.slice(0, 4), location.host, location.pathname, ...strings, video.currentSrc]
+    .forEach(put);
+  const h = core.c(s._id, perf.timeOrigin, interval, playerInit, pageLoad, meta[4],
+    o.autoplay === undefined ? video.autoplay : !!o.autoplay, !!o.debug);
   const m = new Monitor(video, h, s);
   monitors.set(video, m);
+  freed?.register(m, h);
   if (!watched) return m; // sampled out or Do Not Track: a handle that measures nothing
   listen(m);
   deliver(m, false, () => {

@@ -161,6 +161,10 @@ fn terser(ws: &Workspace, src: &Path, out: &Path) -> Result<()> {
             "--compress",
             "passes=2",
             "--mangle",
+            // Internal members are named `_x` in the source so they can be
+            // shortened too; the public API (`snapshot`, `flush`, …) is not.
+            "--mangle-props",
+            "regex=/^_/",
             "-o",
         ])
         .arg(&tmp))?;

@@ -19,7 +19,7 @@
 //! - [`monitor`]: `c` creates a monitor, `b` begins an input (clock and element
 //!   state), `i` feeds one input, `m` feeds the measurements, `e` moves the
 //!   beacons to the sender, `d`/`f` tell the timer and frame requests wanted,
-//!   `s` is the snapshot, `r` the trace.
+//!   `s` is the snapshot, `r` the trace (debug core only), `x` frees a monitor.
 //! - [`sender`]: `S` creates a sender, `R` restores a saved queue, `V` serialises
 //!   it, `E` turns consent on or off, `B` takes the next batch, `F` records the
 //!   answer, `T` tells when to retry, `A` takes everything (for `sendBeacon`).

@@ -36,12 +36,28 @@ struct Monitor {
     trace: Option<Trace>,
 }
 
-/// The page's monitors, by handle. A destroyed monitor stays: its handle still
-/// answers `snapshot()` and `trace()`.
-static MONITORS: Global<RefCell<Vec<Monitor>>> = Global(RefCell::new(Vec::new()));
+/// The page's monitors, by handle. A destroyed monitor stays while its JS handle
+/// lives (it still answers `snapshot()` and `trace()`); `x` frees the slot when
+/// the page has dropped the handle, and `c` reuses free slots.
+static MONITORS: Global<RefCell<Vec<Option<Monitor>>>> = Global(RefCell::new(Vec::new()));
 
 fn with<R>(h: usize, f: impl FnOnce(&mut Monitor) -> R) -> Option<R> {
-    MONITORS.0.borrow_mut().get_mut(h).map(f)
+    MONITORS.0.borrow_mut().get_mut(h)?.as_mut().map(f)
+}
+
+/// The element state the shell read (`flags`: 1 paused, 2 seeking, 4 ended),
+/// quantised as the engine must see it.
+fn state(time: f64, flags: u32, ready: u32, rate: f64, dur: f64) -> ElementState {
+    let el = ElementState {
+        current_time: time,
+        paused: flags & 1 != 0,
+        seeking: flags & 2 != 0,
+        ended: flags & 4 != 0,
+        ready_state: ready as u8,
+        playback_rate: rate,
+        duration: dur,
+    };
+    TraceElement::quantize(&el).1
 }
 
 /// Media inputs by number: the shell's list of DOM event names gives 0–15.
@@ -117,7 +133,7 @@ impl Monitor {
 
 /// Creates a monitor for `sender` and answers its handle. Strings: seed (hex),
 /// video id, title, series, cdn, page host, page path, player name, player
-/// version, experiment, source. Absent times are negative.
+/// version, experiment, source. Absent times are NaN, an absent duration -1.
 #[export_name = "c"]
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn create(
@@ -133,7 +149,8 @@ pub extern "C" fn create(
     let mut a = take_args();
     let seed = a.next().unwrap_or_default();
     let video = video_meta(&mut a, duration_ms);
-    let us = |ms: f64| opt(ms).map(|t| trace::quantize_ms(t).0);
+    // Absent times are NaN (a time may be negative: before the time origin).
+    let us = |ms: f64| (!ms.is_nan()).then(|| trace::quantize_ms(ms).0);
     let context = ViewContext {
         page_host: a.next(),
         page_path: a.next(),
@@ -170,8 +187,24 @@ pub extern "C" fn create(
         }),
     };
     let mut all = MONITORS.0.borrow_mut();
-    all.push(m);
-    all.len() - 1
+    match all.iter().position(Option::is_none) {
+        Some(h) => {
+            all[h] = Some(m);
+            h
+        }
+        None => {
+            all.push(Some(m));
+            all.len() - 1
+        }
+    }
+}
+
+/// Frees a monitor whose JS handle the page has dropped (after `destroy()`).
+#[export_name = "x"]
+pub extern "C" fn free(h: usize) {
+    if let Some(slot) = MONITORS.0.borrow_mut().get_mut(h) {
+        *slot = None;
+    }
 }
 
 /// Begins an input at `now` (`performance.now()` ms) with the element's state;
@@ -188,16 +221,7 @@ pub extern "C" fn begin(
 ) {
     with(h, |m| {
         m.now = trace::quantize_ms(now.max(m.now)).1;
-        let el = ElementState {
-            current_time: time,
-            paused: flags & 1 != 0,
-            seeking: flags & 2 != 0,
-            ended: flags & 4 != 0,
-            ready_state: ready as u8,
-            playback_rate: rate,
-            duration: dur,
-        };
-        m.el = TraceElement::quantize(&el).1;
+        m.el = state(time, flags, ready, rate, dur);
     });
 }
 
@@ -285,11 +309,23 @@ pub extern "C" fn wants_frames(h: usize) -> bool {
     with(h, |m| m.engine.wants_frames()).unwrap_or(false)
 }
 
-/// The current (or last) view's metrics as JSON, as of the input begun.
+/// The current (or last) view's metrics as JSON at `now` with the element's
+/// state (as `b` takes them). Reading is not an input: nothing is kept.
 #[export_name = "s"]
-pub extern "C" fn snapshot(h: usize) -> i32 {
+pub extern "C" fn snapshot(
+    h: usize,
+    now: f64,
+    time: f64,
+    flags: u32,
+    ready: u32,
+    rate: f64,
+    dur: f64,
+) -> i32 {
     answer(with(h, |m| {
-        let s = m.engine.snapshot(m.now, &m.el);
+        let now = trace::quantize_ms(now.max(m.now)).1;
+        let s = m
+            .engine
+            .snapshot(now, &state(time, flags, ready, rate, dur));
         crate::json::snapshot(s.view_id.as_deref(), s.seq, &s.metrics)
     }))
 }
