@@ -369,10 +369,12 @@ export function monitor(video, o) {
   const player = (k) => string(o.player, k, `options.player.${k}`);
   const strings = [player('name'), player('version'), opt('experiment')];
   const id = opt('viewerId'), { cookieless, onBeacon } = o, consented = o.consent !== false;
-  // Cookieless: an empty id asks the collector for a daily one; nothing stored.
-  const viewer = id ?? (cookieless ? '' : viewerId(consented));
+  const dnt = o.respectDoNotTrack && navigator.doNotTrack === '1';
+  // Cookieless: an empty id asks the collector for a daily one; nothing stored
+  // (nor with Do Not Track respected, where nothing is measured).
+  const viewer = id ?? (cookieless ? '' : viewerId(consented && !dnt));
   // Sampling is decided per viewer, so a viewer is in or out on every page.
-  const watched = !(o.respectDoNotTrack && navigator.doNotTrack === '1') && sampled(viewer, rate);
+  const watched = !dnt && sampled(viewer, rate);
   const perf = performance;
   // Player startup is measurable only if the element was not ready before init.
   // Absent times are NaN for the core (a time before the time origin is negative).

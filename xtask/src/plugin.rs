@@ -56,9 +56,16 @@ fn core(ws: &Workspace, features: &str, out: &Path) -> Result<()> {
     // also uses `bulk-memory-opt` and `call-indirect-overlong`, which a
     // hand-written list would silently drop; `--all-features` would instead
     // stamp GC, memory64, … into the output. `--strip-debug` drops the name
-    // section (the exports keep their one-letter names).
+    // section (the exports keep their one-letter names); the features section is
+    // read first, then stripped too (browsers never read it).
     run(Command::new(setup::wasm_opt(ws))
-        .args(["-Oz", "--converge", "--strip-debug", "--strip-producers"])
+        .args([
+            "-Oz",
+            "--converge",
+            "--strip-debug",
+            "--strip-producers",
+            "--strip-target-features",
+        ])
         .arg(&wasm_in)
         .arg("-o")
         .arg(out))
