@@ -45,7 +45,9 @@
   };
   import(`${base}/plugin/vidpulse.js`)
     .then(async (m) => {
-      await m.default({ module_or_path: `${base}/plugin/vidpulse_bg.wasm` });
+      // data-debug loads the debug core, which records traces for handle.trace().
+      const core = options.debug ? 'vidpulse_debug_bg.wasm' : 'vidpulse_bg.wasm';
+      await m.default({ module_or_path: `${base}/plugin/${core}` });
       document.querySelectorAll(SELECTOR).forEach((v) => attach(m, v));
       new MutationObserver((records) => {
         for (const r of records) {

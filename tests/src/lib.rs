@@ -62,7 +62,7 @@ fn env_path(var: &str, default: impl FnOnce() -> PathBuf) -> PathBuf {
 pub struct Paths {
     /// The demo page (`VIDPULSE_DEMO_DIR`, default `web-demo/`).
     pub demo: PathBuf,
-    /// The wasm-bindgen output (`VIDPULSE_PLUGIN_DIR`, default `target/plugin-pkg/`).
+    /// The plugin package (`VIDPULSE_PLUGIN_DIR`, default `target/plugin-pkg/`).
     pub plugin: PathBuf,
     /// The test clips (`VIDPULSE_MEDIA_DIR`, default `target/media/`).
     pub media: PathBuf,
@@ -89,10 +89,7 @@ impl Paths {
     pub fn check(&self) -> Result<()> {
         let need = [
             (self.demo.join("index.html"), "the demo page"),
-            (
-                self.plugin.join("vidpulse.js"),
-                "the plugin build (wasm-bindgen output)",
-            ),
+            (self.plugin.join("vidpulse.js"), "the plugin build (its JS)"),
             (
                 self.plugin.join("vidpulse_bg.wasm"),
                 "the plugin build (wasm)",

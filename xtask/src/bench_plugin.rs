@@ -1,7 +1,7 @@
 //! `cargo xtask bench plugin`: the plugin's budgets next to mux-embed 5.19.0 (from
 //! npm, `web-demo/package-lock.json`), into `target/bench/plugin.json`.
 //!
-//! Three comparisons: script weight (vidpulse's wasm + JS glue, gzip -9, from
+//! Three comparisons: script weight (vidpulse's wasm + JS, gzip -9, from
 //! `target/bench/plugin_size.json` written by the plugin build; mux-embed's UMD
 //! build `dist/mux.js`, gzip -9 here), bytes and requests per minute of steady
 //! playback. The traffic is measured by the ignored e2e test

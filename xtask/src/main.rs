@@ -33,7 +33,7 @@ commands:
   clips            generate the test media into target/media
   demo [ARGS..]    setup, plugin, clips, then run the collector serving the demo page;
                    ARGS are passed to the collector (e.g. --listen 0.0.0.0:8080)
-  test             setup, plugin, clips, then fmt, clippy, native tests, browser tests
+  test             setup, plugin, clips, then fmt, clippy, native and end-to-end tests
   dist             release collector binary + plugin package into dist/
   bench collector  load a release collector over loopback → target/bench/collector.json
   bench engine     engine cost per input, release build → target/bench/engine.json
