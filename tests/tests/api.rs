@@ -133,6 +133,8 @@ api_test!(
     without_consent_nothing_is_stored_or_sent,
     a_sampled_out_viewer_is_not_measured,
     cookieless_mode_stores_nothing_and_says_so,
+    a_player_created_before_the_time_origin_keeps_its_startup,
+    init_can_be_retried_after_a_failed_load,
 );
 
 /// The shipped core leaves the trace recorder out (every viewer would pay for it):
@@ -479,6 +481,61 @@ mod scenario {
         let first = r["first"].as_str().context("no batch sent")?;
         ensure!(first.contains("\"cookieless\":true"), "{first}");
         ensure!(first.contains("\"viewer_id\":\"\""), "{first}");
+        Ok(())
+    }
+
+    /// `playerInitTime` before `performance.timeOrigin` is a negative offset, not
+    /// "absent": player startup is still measured (from the player's creation).
+    pub async fn a_player_created_before_the_time_origin_keeps_its_startup(
+        h: &Harness,
+    ) -> Result<()> {
+        let r = h
+            .js(
+                "const el = vp.video(); const { opts } = vp.options('t-early'); \
+                 opts.playerInitTime = performance.timeOrigin - 500; \
+                 const h = vp.m.monitor(el, opts); vp.fire(el, 'play', 'canplay'); \
+                 const s = vp.snap(h); h.destroy(); return { s };",
+            )
+            .await?;
+        let s = json(&r, "s")?;
+        let ms = s["player_startup_ms"]
+            .as_u64()
+            .with_context(|| format!("no player startup: {s}"))?;
+        ensure!(
+            ms >= 500,
+            "player startup {ms} ms, created 500 ms before the origin"
+        );
+        Ok(())
+    }
+
+    /// A failed `init()` (here a missing wasm) rejects, and a later `init()` loads.
+    pub async fn init_can_be_retried_after_a_failed_load(h: &Harness) -> Result<()> {
+        let r = h
+            .client()
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; (async () => { \
+                   const m = await import(new URL('/plugin/vidpulse.js?fresh', location.href).href); \
+                   let failed = false; \
+                   try { await m.default({ module_or_path: '/plugin/missing.wasm' }); } \
+                   catch { failed = true; } \
+                   await m.default({ module_or_path: '/plugin/vidpulse_bg.wasm' }); \
+                   const el = document.createElement('video'); \
+                   const h = m.monitor(el, { collector: 'http://127.0.0.1:9', property: 't-retry' }); \
+                   el.dispatchEvent(new Event('play')); \
+                   const id = h.snapshot().view_id; h.destroy(); \
+                   return { failed, id }; \
+                 })().then(done, (e) => done({ error: String(e && e.stack || e) }));",
+                vec![],
+            )
+            .await?;
+        ensure!(
+            r["failed"] == Value::Bool(true),
+            "the missing wasm loaded? {r}"
+        );
+        ensure!(
+            r["id"].as_str().is_some_and(|id| id.len() == 11),
+            "no view after the retry: {r}"
+        );
         Ok(())
     }
 }
