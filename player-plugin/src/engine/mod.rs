@@ -352,11 +352,11 @@ impl Engine {
     /// Reading does not change the engine: a snapshot is not an input.
     pub fn snapshot(&self, now: f64, el: &ElementState) -> Snapshot {
         match self.view.as_ref() {
-            Some(v) => {
-                let mut v = v.clone();
+            Some(view) => {
+                let mut v = view.for_snapshot();
                 v.advance(now, el, &self.cfg);
                 Snapshot {
-                    view_id: Some(v.id.clone()),
+                    view_id: Some(view.id.clone()),
                     seq: v.seq,
                     metrics: v.metrics(now, &self.cfg),
                 }

@@ -31,7 +31,7 @@ pub(crate) struct StartupExtras {
     pub first_of_player: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct View {
     pub id: String,
     pub video: VideoMeta,
@@ -89,6 +89,53 @@ pub(crate) struct View {
 }
 
 impl View {
+    /// A copy to advance for a snapshot: everything [`View::advance`] and
+    /// [`View::metrics`] read, without the parts they never read (id, content,
+    /// context, pending events, last beacon), which cost a viewer's download to
+    /// copy. A new member of `View` must be added here (the compiler says so).
+    pub fn for_snapshot(&self) -> View {
+        View {
+            id: String::new(),
+            video: VideoMeta::default(),
+            context: ViewContext::default(),
+            started_at: self.started_at,
+            extras: self.extras,
+            paused: self.paused,
+            ended: self.ended,
+            first_frame_at: self.first_frame_at,
+            startup_invalid: self.startup_invalid,
+            stall_start: self.stall_start,
+            seeks: self.seeks.clone(),
+            fullscreen_since: self.fullscreen_since,
+            last_ts: self.last_ts,
+            last_pos: self.last_pos,
+            prev_pos: self.prev_pos,
+            last_progress_at: self.last_progress_at,
+            last_activity_at: self.last_activity_at,
+            progressed: self.progressed,
+            watch_ms: self.watch_ms,
+            playing_ms: self.playing_ms,
+            rebuffer_count: self.rebuffer_count,
+            rebuffer_ms: self.rebuffer_ms,
+            rebuffer_max_ms: self.rebuffer_max_ms,
+            fullscreen_ms: self.fullscreen_ms,
+            pause_count: self.pause_count,
+            rate_changes: self.rate_changes,
+            volume_changes: self.volume_changes,
+            coverage: self.coverage.clone(),
+            quality: self.quality.clone(),
+            frames_base: self.frames_base,
+            frames_now: self.frames_now,
+            throughput_bps: self.throughput_bps,
+            error: self.error.clone(),
+            view_ended: self.view_ended,
+            events: Vec::new(),
+            seq: self.seq,
+            last_beacon_at: self.last_beacon_at,
+            last_sent: None,
+        }
+    }
+
     pub fn new(id: String, video: VideoMeta, now: f64, el: &ElementState) -> View {
         View {
             id,
