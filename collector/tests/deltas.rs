@@ -11,14 +11,7 @@ use vidpulse_plugin::wire::{Beacon, NotableEvent, Reason, WIRE_VERSION};
 
 /// A body of deltas only, as the plugin's outbox writes it.
 fn deltas_body(property: &str, deltas: &[String]) -> Vec<u8> {
-    json::batch(
-        WIRE_VERSION,
-        property,
-        "",
-        std::iter::empty(),
-        deltas.iter().map(String::as_str),
-    )
-    .into_bytes()
+    json::batch(WIRE_VERSION, property, "", &[], deltas).into_bytes()
 }
 
 /// `seq` of view `id` a steady 10 s after `base`, with a stall event.
@@ -92,8 +85,8 @@ async fn a_delta_is_stored_as_the_whole_beacon_it_stands_for() {
         WIRE_VERSION,
         "demo",
         "viewer-9",
-        std::iter::once(json::beacon(&other).as_str()),
-        std::iter::once(json::delta(&want, &third).unwrap().as_str()),
+        &[json::beacon(&other)],
+        &[json::delta(&want, &third).unwrap()],
     );
     let (status, reply) = h.post_raw(body, Some("text/plain")).await;
     assert_eq!(status, 200, "{reply}");

@@ -281,11 +281,5 @@ fn envelope(property: &str, viewer_id: &str, entries: &[Entry], acked: &[Beacon]
             None => whole.push(entry_json(e)),
         }
     }
-    json::batch(
-        WIRE_VERSION,
-        property,
-        viewer_id,
-        whole.iter().map(String::as_str),
-        deltas.iter().map(String::as_str),
-    )
+    json::batch(WIRE_VERSION, property, viewer_id, &whole, &deltas)
 }

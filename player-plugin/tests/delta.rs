@@ -181,13 +181,7 @@ fn a_steady_heartbeat_names_only_what_moved() {
         d,
         r#"{"i":"0123456789abcdef","s":9,"t":10001,"p":9999,"ca":"40-44","f":300}"#
     );
-    let body = json::batch(
-        WIRE_VERSION,
-        "demo",
-        "v",
-        std::iter::empty(),
-        std::iter::once(d.as_str()),
-    );
+    let body = json::batch(WIRE_VERSION, "demo", "v", &[], std::slice::from_ref(&d));
     assert_eq!(body.len(), 95, "{body}");
     let batch: Batch = serde_json::from_str(&body).unwrap();
     assert_eq!(

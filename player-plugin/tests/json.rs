@@ -200,13 +200,7 @@ fn batches_are_written_as_serde_writes_them_without_default_metrics() {
             d: Vec::new(),
         };
         let parts: Vec<String> = batch.beacons.iter().map(json::beacon).collect();
-        let ours = json::batch(
-            batch.v,
-            &batch.property,
-            &batch.viewer_id,
-            parts.iter().map(String::as_str),
-            std::iter::empty(),
-        );
+        let ours = json::batch(batch.v, &batch.property, &batch.viewer_id, &parts, &[]);
         let parsed: serde_json::Value = serde_json::from_str(&ours).unwrap();
         assert_eq!(parsed, serde_without_default_metrics(&batch), "{ours}");
         let back: Batch = serde_json::from_str(&ours).unwrap();

@@ -3,7 +3,7 @@
 
 /// Tunables of the engine. Every limit is named here; the defaults are
 /// `METRICS.md`'s.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Config {
     /// Heartbeat beacon period while a view changes (ms).
     pub beacon_interval_ms: f64,

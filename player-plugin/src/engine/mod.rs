@@ -124,7 +124,7 @@ impl Engine {
 
     /// Feeds one media event that happened at `now` (`performance.now()` ms).
     pub fn handle_event(&mut self, now: f64, event: MediaEvent, el: &ElementState) {
-        let cfg = self.cfg.clone();
+        let cfg = self.cfg;
         if let Some(v) = self.view.as_mut() {
             v.advance(now, el, &cfg);
         }
@@ -267,7 +267,7 @@ impl Engine {
 
     /// Wakes the engine at (or after) the instant [`Engine::poll_timeout`] named.
     pub fn handle_timeout(&mut self, now: f64, el: &ElementState) {
-        let cfg = self.cfg.clone();
+        let cfg = self.cfg;
         let Some(v) = self.view.as_mut() else { return };
         v.advance(now, el, &cfg);
         if now - v.last_activity_at >= cfg.idle_timeout_ms {
@@ -302,7 +302,7 @@ impl Engine {
 
     /// Queues a beacon with the current state now (`flush()`).
     pub fn flush(&mut self, now: f64, el: &ElementState) {
-        let cfg = self.cfg.clone();
+        let cfg = self.cfg;
         if let Some(v) = self.view.as_mut() {
             v.advance(now, el, &cfg);
             self.emit(now, Reason::Flush);
@@ -311,7 +311,7 @@ impl Engine {
 
     /// Ends the current view (`destroy()`, page unload): queues its final beacon.
     pub fn end_view(&mut self, now: f64, el: &ElementState) {
-        let cfg = self.cfg.clone();
+        let cfg = self.cfg;
         if let Some(v) = self.view.as_mut() {
             v.advance(now, el, &cfg);
             v.close(now, &cfg);
@@ -417,7 +417,7 @@ impl Engine {
     }
 
     fn on_playing(&mut self, now: f64, el: &ElementState) {
-        let cfg = self.cfg.clone();
+        let cfg = self.cfg;
         if let Some(v) = self.view.as_mut() {
             // Playback resumes: a stall or a seek in progress is over.
             v.end_stall(now, &cfg);
@@ -463,7 +463,7 @@ impl Engine {
     }
 
     fn on_error(&mut self, now: f64, code: u16, message: String, fatal: bool) {
-        let cfg = self.cfg.clone();
+        let cfg = self.cfg;
         let Some(v) = self.view.as_mut() else { return };
         if v.error.is_some() {
             return;

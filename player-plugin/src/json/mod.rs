@@ -209,20 +209,17 @@ pub fn beacon(b: &Beacon) -> String {
 /// The `wire::Batch` envelope around already serialised beacons and deltas. An
 /// empty `viewer_id` means cookieless mode. A batch of deltas only is written
 /// with the short names and without a viewer: the collector keeps each view's.
-pub fn batch<'a>(
+pub fn batch(
     v: u32,
     property: &str,
     viewer_id: &str,
-    beacons: impl Iterator<Item = &'a str>,
-    deltas: impl Iterator<Item = &'a str>,
+    beacons: &[String],
+    deltas: &[String],
 ) -> String {
     let mut j = Json::default();
     j.open('{');
     j.n("v", v.into());
-    let mut beacons = beacons.peekable();
-    let mut deltas = deltas.peekable();
-    let whole = beacons.peek().is_some();
-    if whole || deltas.peek().is_none() {
+    if !beacons.is_empty() || deltas.is_empty() {
         j.s("property", property);
         j.s("viewer_id", viewer_id);
         if viewer_id.is_empty() {
@@ -232,7 +229,7 @@ pub fn batch<'a>(
     } else {
         j.s("p", property);
     }
-    if deltas.peek().is_some() {
+    if !deltas.is_empty() {
         list(&mut j, "d", deltas);
     }
     j.close('}');
@@ -240,7 +237,7 @@ pub fn batch<'a>(
 }
 
 /// `"k":[a,b,…]` of already serialised elements.
-fn list<'a>(j: &mut Json, k: &str, items: impl Iterator<Item = &'a str>) {
+fn list(j: &mut Json, k: &str, items: &[String]) {
     j.key(k);
     j.open('[');
     for b in items {
