@@ -18,7 +18,7 @@ const EVENTS = [
   'emptied', 'loadstart', 'play', 'playing', 'pause', 'waiting', 'stalled', 'timeupdate',
   'seeking', 'seeked', 'ended', 'error', 'canplay', 'ratechange', 'volumechange', 'resize',
 ];
-const PLAY = 2, ENDED = 10, ERROR = 11, RESIZE = 15, FRAME = 16, PAGEHIDE = 17,
+const LOADSTART = 1, PLAY = 2, ENDED = 10, ERROR = 11, RESIZE = 15, FRAME = 16, PAGEHIDE = 17,
   FULLSCREEN = 18, REPORTED_ERROR = 19, VIDEO_CHANGE = 20, TIMEOUT = 21, FLUSH = 22,
   END_VIEW = 23;
 /** Largest body sent with `keepalive` (browsers cap keepalive bodies at 64 KB). */
@@ -165,10 +165,8 @@ function pump(s, status) {
   }
   const n = core.B(s._id, now);
   if (n < 0) {
-    const at = core.T(s._id);
-    if (at >= 0 && !s._timer) {
-      s._timer = setTimeout(() => { s._timer = 0; pump(s); }, Math.min(Math.max(at - now, 0), 2e9) + 1);
-    }
+    const wait = core.T(s._id, now);
+    if (wait >= 0 && !s._timer) s._timer = setTimeout(() => { s._timer = 0; pump(s); }, wait);
     return;
   }
   const body = text(n);
@@ -252,7 +250,7 @@ function mediaEvent(m, k) {
   // Measure where the numbers matter: at play intent, on a new rendition, and
   // before the beacons `ended` and `error` send.
   if (k === PLAY || k === RESIZE || k === ENDED || k === ERROR) measure(m);
-  if (k === 1) put(v.currentSrc);
+  if (k === LOADSTART) put(v.currentSrc);
   if (k === ERROR) put(v.error?.message ?? '');
   core.i(m.h, k, k === ERROR ? v.error?.code ?? 0 : v.videoWidth, v.videoHeight, -1);
 }
@@ -379,7 +377,7 @@ export function monitor(video, o) {
   // Player startup is measurable only if the element was not ready before init.
   // Absent times are NaN for the core (a time before the time origin is negative).
   const playerInit = init != null ? init - perf.timeOrigin : video.readyState < 3 ? perf.now() : NaN;
-  const pageLoad = playerInit === playerInit && !pageLoadTaken ? ((pageLoadTaken = true), playerInit) : NaN;
+  const pageLoad = !Number.isNaN(playerInit) && !pageLoadTaken ? ((pageLoadTaken = true), playerInit) : NaN;
   const s = sender(`${collector.replace(/\/+$/, '')}/v1/beacons`, property, viewer, !cookieless);
   if (typeof onBeacon === 'function' && !s._hooks.includes(onBeacon)) s._hooks.push(onBeacon);
   if (!consented) consent(s, false);

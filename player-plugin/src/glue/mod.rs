@@ -22,7 +22,8 @@
 //!   `s` is the snapshot, `r` the trace (debug core only), `x` frees a monitor.
 //! - [`sender`]: `S` creates a sender, `R` restores a saved queue, `V` serialises
 //!   it, `E` turns consent on or off, `B` takes the next batch, `F` records the
-//!   answer, `T` tells when to retry, `A` takes everything (for `sendBeacon`).
+//!   answer, `T` tells how long to wait before retrying, `A` takes everything
+//!   (for `sendBeacon`).
 
 mod monitor;
 mod sender;
@@ -97,6 +98,13 @@ fn answer(text: Option<String>) -> i32 {
         }
         None => -1,
     }
+}
+
+/// The `setTimeout` delay for a deadline `at` seen at `now` (both
+/// `performance.now()` ms): never negative, within `setTimeout`'s range, and
+/// 1 ms late so the timer fires after the deadline, not just before it.
+fn delay_ms(at: f64, now: f64) -> f64 {
+    (at - now).clamp(0.0, 2.0e9) + 1.0
 }
 
 /// A JS number that may stand for "absent" (negative or NaN): `None` then.

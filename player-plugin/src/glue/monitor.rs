@@ -11,7 +11,7 @@
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use super::{answer, opt, sender, take_args, Global};
+use super::{answer, delay_ms, opt, sender, take_args, Global};
 use crate::engine::trace::{self, TraceElement, TraceHeader, TraceInput};
 #[cfg(feature = "trace")]
 use crate::engine::trace::{Trace, TraceRecord};
@@ -170,9 +170,10 @@ pub extern "C" fn create(
         context,
         src: a.next(),
     };
+    // Nothing to record in the shipped build.
     #[cfg(not(feature = "trace"))]
-    let _ = debug; // nothing to record in the shipped build
-                   // The live engine is built from the header, exactly as a replay builds it.
+    let _ = debug;
+    // The live engine is built from the header, exactly as a replay builds it.
     let m = Monitor {
         engine: header.engine(),
         sender,
@@ -296,7 +297,7 @@ pub extern "C" fn deadline(h: usize) -> f64 {
         }
         Some(at) if m.timer_at.is_none_or(|armed| at < armed) => {
             m.timer_at = Some(at);
-            (at - m.now).clamp(0.0, 2.0e9) + 1.0
+            delay_ms(at, m.now)
         }
         Some(_) => -2.0,
     })

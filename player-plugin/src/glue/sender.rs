@@ -9,7 +9,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use super::{answer, take_args, Global};
+use super::{answer, delay_ms, take_args, Global};
 use crate::outbox::{Outbox, OutboxConfig, Outcome};
 use crate::wire::Beacon;
 
@@ -105,10 +105,13 @@ pub extern "C" fn finish(s: usize, status: u32, now: f64, jitter: f64) {
     });
 }
 
-/// When to try again (`performance.now()` ms), or -1.
+/// How long to wait at `now` before trying again (ms, as `d` answers), or -1
+/// when no retry is due.
 #[export_name = "T"]
-pub extern "C" fn retry_at(s: usize) -> f64 {
-    with(s, |x| x.outbox.retry_at()).flatten().unwrap_or(-1.0)
+pub extern "C" fn retry_in(s: usize, now: f64) -> f64 {
+    with(s, |x| x.outbox.retry_at())
+        .flatten()
+        .map_or(-1.0, |at| delay_ms(at, now))
 }
 
 /// Everything queued in one body, for `navigator.sendBeacon` (no answer comes).
