@@ -114,29 +114,34 @@ function sampled(viewer, rate) {
 
 // ---- Senders: one per collector and property, shared by its monitors. ----
 
-/** The page's sender for `url` and `property`, created (and the queues earlier
- *  pages left for it claimed) on first use. */
-function sender(url, property, viewer, persist) {
-  const prefix = `${OUTBOX_KEY}${url}|${property}|`;
+/** The page's sender for `url` and `property`, created on first use; with
+ *  consent, it claims the queues earlier pages left for it and sends them. */
+function sender(url, property, viewer, persist, consented) {
+  // JSON: no url or property can make another pair's prefix.
+  const prefix = OUTBOX_KEY + JSON.stringify([url, property]);
   let s = senders.get(prefix);
   if (s) return s;
   put(property);
   put(viewer);
-  s = { _id: core.S(), _url: url, _persist: persist, _key: prefix + hex(12), _hooks: [], _on: true, _timer: 0 };
+  s = { _id: core.S(), _url: url, _persist: persist, _prefix: prefix, _key: prefix + hex(12),
+    _hooks: [], _on: true, _claimed: false, _timer: 0 };
   senders.set(prefix, s);
-  if (persist) {
-    storage((l) => {
-      for (const k of Object.keys(l)) {
-        if (!k.startsWith(prefix)) continue;
-        put(l.getItem(k));
-        core.R(s._id);
-        l.removeItem(k);
-      }
-    });
-    save(s);
-  }
-  pump(s);
+  consent(s, consented);
   return s;
+}
+
+/** Adds the queues earlier pages saved for this sender (once, with consent). */
+function claim(s) {
+  if (s._claimed || !s._persist) return;
+  s._claimed = true;
+  storage((l) => {
+    for (const k of Object.keys(l)) {
+      if (!k.startsWith(s._prefix)) continue;
+      put(l.getItem(k));
+      core.R(s._id);
+      l.removeItem(k);
+    }
+  });
 }
 
 /** Saves the queue after every change (removes the key when there is nothing to keep). */
@@ -190,11 +195,14 @@ function send(s, queued, beacon) {
   pump(s);
 }
 
-/** Consent on or off; off forgets everything queued. */
+/** Consent on or off. Off forgets everything queued and leaves earlier pages'
+ *  queues where they are, unsent; on claims those and sends. */
 function consent(s, on) {
   s._on = on;
   core.E(s._id, on);
+  if (on) claim(s);
   save(s);
+  if (on) pump(s);
 }
 
 // ---- Monitors. ----
@@ -378,9 +386,10 @@ export function monitor(video, o) {
   // Absent times are NaN for the core (a time before the time origin is negative).
   const playerInit = init != null ? init - perf.timeOrigin : video.readyState < 3 ? perf.now() : NaN;
   const pageLoad = !Number.isNaN(playerInit) && !pageLoadTaken ? ((pageLoadTaken = true), playerInit) : NaN;
-  const s = sender(`${collector.replace(/\/+$/, '')}/v1/beacons`, property, viewer, !cookieless);
+  const s = sender(`${collector.replace(/\/+$/, '')}/v1/beacons`, property, viewer, !cookieless,
+    consented);
   if (typeof onBeacon === 'function' && !s._hooks.includes(onBeacon)) s._hooks.push(onBeacon);
-  if (!consented) consent(s, false);
+  if (!consented && s._on) consent(s, false);
   [hex(16), ...meta.slice(0, 4), location.host, location.pathname, ...strings, video.currentSrc]
     .forEach(put);
   const h = core.c(s._id, perf.timeOrigin, interval, playerInit, pageLoad, meta[4],

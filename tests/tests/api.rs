@@ -131,6 +131,7 @@ api_test!(
     undelivered_beacons_are_saved_for_the_next_page,
     set_video_report_error_and_rendition_reach_the_engine,
     without_consent_nothing_is_stored_or_sent,
+    without_consent_earlier_pages_queues_stay_unsent,
     a_sampled_out_viewer_is_not_measured,
     cookieless_mode_stores_nothing_and_says_so,
     a_player_created_before_the_time_origin_keeps_its_startup,
@@ -359,7 +360,7 @@ mod scenario {
             .js(
                 "const el = vp.video(); const h = vp.m.monitor(el, vp.options('t-outbox').opts); \
                  vp.fire(el, 'play'); h.destroy(); \
-                 const key = vp.keys('|t-outbox|')[0]; \
+                 const key = vp.keys('\"t-outbox\"')[0]; \
                  return key === undefined ? null : localStorage.getItem(key);",
             )
             .await?;
@@ -422,7 +423,7 @@ mod scenario {
                 "const el = vp.video(); const { opts, sent } = vp.options('t-consent'); \
                  opts.consent = false; \
                  const h = vp.m.monitor(el, opts); vp.fire(el, 'play'); h.flush(); \
-                 const withheld = sent.length; const saved = vp.keys('|t-consent|'); \
+                 const withheld = sent.length; const saved = vp.keys('\"t-consent\"'); \
                  h.setConsent(true); h.flush(); \
                  const given = sent.length; h.destroy(); \
                  return { withheld, saved, given };",
@@ -439,6 +440,67 @@ mod scenario {
         ensure!(
             r["given"].as_f64() == Some(1.0),
             "sent once consent is given: {r}"
+        );
+        Ok(())
+    }
+
+    /// A queue an earlier (consenting) page saved is neither sent nor claimed by a
+    /// page without consent; it goes once consent is given.
+    pub async fn without_consent_earlier_pages_queues_stay_unsent(h: &Harness) -> Result<()> {
+        let earlier = h
+            .js(
+                "const el = vp.video(); const h = vp.m.monitor(el, vp.options('t-later').opts); \
+                 vp.fire(el, 'play'); h.destroy(); \
+                 return vp.keys('\"t-later\"');",
+            )
+            .await?;
+        ensure!(
+            earlier.as_array().is_some_and(|k| k.len() == 1),
+            "the earlier page saved one queue: {earlier}"
+        );
+        // The next page: a fresh plugin, with every request it makes recorded.
+        open(h, DEBUG_CORE).await?;
+        let r = h
+            .js(
+                "const calls = []; \
+                 const f = window.fetch; \
+                 window.fetch = (url, init) => { calls.push(String(init && init.body)); return f(url, init); }; \
+                 navigator.sendBeacon = (url, body) => { calls.push(String(body)); return true; }; \
+                 const el = vp.video(); const { opts } = vp.options('t-later'); opts.consent = false; \
+                 const h = vp.m.monitor(el, opts); \
+                 document.dispatchEvent(new Event('visibilitychange')); \
+                 const withheld = calls.slice(); const kept = vp.keys('\"t-later\"'); \
+                 const earlier = localStorage.getItem(kept[0]); \
+                 h.setConsent(true); \
+                 const given = calls.slice(); const after = vp.keys('\"t-later\"'); \
+                 h.destroy(); \
+                 return { withheld, kept, given, after, earlier };",
+            )
+            .await?;
+        ensure!(
+            r["withheld"] == Value::Array(vec![]),
+            "sent without consent: {r}"
+        );
+        ensure!(
+            r["kept"] == earlier,
+            "the earlier queue stays as it was: {r}"
+        );
+        let view = r["earlier"]
+            .as_str()
+            .and_then(|q| q.lines().next())
+            .map(serde_json::from_str::<Beacon>)
+            .context("the earlier queue")??
+            .view_id;
+        let given = r["given"].as_array().context("calls")?;
+        ensure!(
+            given.len() == 1 && given[0].as_str().is_some_and(|b| b.contains(&view)),
+            "once consent is given the earlier queue is sent: {r}"
+        );
+        ensure!(
+            r["after"].as_array().is_some_and(
+                |k| k.len() == 1 && !earlier.as_array().is_some_and(|e| e.contains(&k[0]))
+            ),
+            "and claimed: only this page's key holds it now: {r}"
         );
         Ok(())
     }
@@ -474,7 +536,7 @@ mod scenario {
                  opts.cookieless = true; \
                  const h = vp.m.monitor(el, opts); vp.fire(el, 'play'); h.destroy(); \
                  const keys = vp.keys('').filter((k) => \
-                   k === 'vidpulse.viewer' || k.includes('|t-cookieless|')); \
+                   k === 'vidpulse.viewer' || k.includes('\"t-cookieless\"')); \
                  return { keys, first: sent[0] ?? null };")
             .await?;
         ensure!(r["keys"] == Value::Array(vec![]), "{}", r["keys"]);
