@@ -333,3 +333,27 @@ fn a_video_change_ends_the_view_and_starts_the_next_while_playing() {
     assert_eq!(p.view_ids().len(), 2);
     assert!(!p.engine.view_active());
 }
+
+#[test]
+fn after_the_view_ends_the_snapshot_keeps_its_final_metrics() {
+    let mut p = Player::new();
+    start_slowly(&mut p);
+    p.advance(820.0, 5000.0);
+    // End the view with a stall and a seek still open and fullscreen on: the
+    // final beacon closes them; a later snapshot must say exactly the same.
+    p.ev(5000.0, MediaEvent::Fullscreen { on: true });
+    p.ev(5100.0, MediaEvent::Waiting);
+    p.el.seeking = true;
+    p.ev(6000.0, MediaEvent::Seeking);
+    let last = p.end(7000.0);
+    assert!(last.view_ended && last.rebuffer_count == 1 && last.seek_count == 1);
+    assert!(last.fullscreen_ms > 0, "{last:?}");
+    p.now = 60_000.0;
+    assert_eq!(p.metrics(), last);
+    let id = &p.sent.last().unwrap().view_id;
+    let snap = p.engine.snapshot(90_000.0, &p.el);
+    assert_eq!(
+        (&snap.view_id, snap.seq),
+        (&Some(id.clone()), p.sent.len() as u32)
+    );
+}

@@ -58,8 +58,9 @@ pub struct Engine {
     /// A play intent that arrived while reloading.
     pending_play_at: Option<f64>,
     view: Option<View>,
-    /// The last view that ended, kept for [`Engine::snapshot`].
-    last_view: Option<(String, u32, ViewMetrics)>,
+    /// The last view that ended and when, kept for [`Engine::snapshot`] (its
+    /// metrics are recomputed there: cheaper in wasm than a copy of them).
+    last_view: Option<(View, f64)>,
     outbox: VecDeque<Beacon>,
 }
 
@@ -317,9 +318,7 @@ impl Engine {
             v.close(now, &cfg);
         }
         self.emit(now, Reason::ViewEnd);
-        if let Some(v) = self.view.take() {
-            self.last_view = Some((v.id.clone(), v.seq, v.metrics(now, &cfg)));
-        }
+        self.last_view = self.view.take().map(|v| (v, now));
     }
 
     /// Sets the page and player context; applies to views that start from now on.
@@ -362,10 +361,10 @@ impl Engine {
                 }
             }
             None => match &self.last_view {
-                Some((id, seq, m)) => Snapshot {
-                    view_id: Some(id.clone()),
-                    seq: *seq,
-                    metrics: m.clone(),
+                Some((v, ended_at)) => Snapshot {
+                    view_id: Some(v.id.clone()),
+                    seq: v.seq,
+                    metrics: v.metrics(*ended_at, &self.cfg),
                 },
                 None => Snapshot::default(),
             },
@@ -541,12 +540,13 @@ impl Engine {
             same: false,
             video: v.video.clone(),
             context: v.context.clone(),
-            metrics: metrics.clone(),
+            metrics,
             events: core::mem::take(&mut v.events),
         };
         v.seq += 1;
         v.last_beacon_at = now;
-        v.last_sent = Some(metrics);
+        // Computed again rather than cloned: the same pure function of the view.
+        v.last_sent = Some(v.metrics(now, cfg));
         self.outbox.push_back(beacon);
     }
 }
