@@ -177,6 +177,11 @@ pub struct Trace {
 impl TraceHeader {
     /// Builds the engine this header describes.
     pub fn engine(&self) -> Engine {
+        self.clone().into_engine()
+    }
+
+    /// Builds the engine this header describes, from the header itself.
+    pub fn into_engine(self) -> Engine {
         let ms = |us: i64| us as f64 / 1000.0;
         let cfg = Config {
             beacon_interval_ms: self.beacon_interval_ms as f64,
@@ -190,10 +195,10 @@ impl TraceHeader {
             cfg,
             seed,
             ms(self.time_origin_us),
-            self.video.clone(),
-            self.src.clone(),
+            self.video,
+            self.src,
         );
-        engine.set_context(self.context.clone());
+        engine.set_context(self.context);
         engine
     }
 }

@@ -170,12 +170,14 @@ pub extern "C" fn create(
         context,
         src: a.next(),
     };
-    // Nothing to record in the shipped build.
+    // The live engine is built from the header, exactly as a replay builds it
+    // (the shipped build, with nothing to record, gives the header away).
     #[cfg(not(feature = "trace"))]
-    let _ = debug;
-    // The live engine is built from the header, exactly as a replay builds it.
+    let (engine, _) = (header.into_engine(), debug);
+    #[cfg(feature = "trace")]
+    let engine = header.engine();
     let m = Monitor {
-        engine: header.engine(),
+        engine,
         sender,
         now: 0.0,
         el: ElementState::default(),
