@@ -25,6 +25,16 @@ pub mod wire;
 #[cfg(target_arch = "wasm32")]
 mod glue;
 
+/// Appends one ASCII byte to `s`: what `String::push` does for ASCII, without
+/// its UTF-8 encoder, which every text the plugin writes (JSON, ids, hex) would
+/// otherwise carry into the wasm. A non-ASCII `c` is a bug; it is masked to
+/// ASCII so the string stays UTF-8 whatever happens.
+pub(crate) fn push_ascii(s: &mut alloc::string::String, c: u8) {
+    debug_assert!(c.is_ascii());
+    // SAFETY: a byte below 0x80 is a whole UTF-8 character.
+    unsafe { s.as_mut_vec().push(c & 0x7f) }
+}
+
 /// The drop-in script (`<script src=".../v1/plugin.js" data-property="KEY" defer>`)
 /// that the collector serves: it loads the plugin from the same collector and
 /// monitors every `video[data-vidpulse]`, including ones added later.

@@ -171,7 +171,7 @@ impl Outbox {
         let mut out = String::new();
         for e in &self.entries {
             out.push_str(&entry_json(e));
-            out.push('\n');
+            crate::push_ascii(&mut out, b'\n');
         }
         out
     }

@@ -30,9 +30,11 @@ impl IdGen {
     pub fn view_id(&mut self) -> String {
         const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let n = self.next_u64();
-        (0..11)
-            .map(|i| ABC[((n >> (6 * i)) & 63) as usize] as char)
-            .collect()
+        let mut id = String::new();
+        for i in 0..11 {
+            crate::push_ascii(&mut id, ABC[((n >> (6 * i)) & 63) as usize]);
+        }
+        id
     }
 }
 

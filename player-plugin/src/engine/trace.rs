@@ -191,13 +191,7 @@ impl TraceHeader {
             ..Config::default()
         };
         let seed = u64::from_str_radix(&self.seed, 16).unwrap_or(0);
-        let mut engine = Engine::new(
-            cfg,
-            seed,
-            ms(self.time_origin_us),
-            self.video,
-            self.src,
-        );
+        let mut engine = Engine::new(cfg, seed, ms(self.time_origin_us), self.video, self.src);
         engine.set_context(self.context);
         engine
     }

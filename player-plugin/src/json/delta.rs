@@ -22,7 +22,7 @@ pub fn delta(base: &Beacon, cur: &Beacon) -> Option<String> {
         return None;
     }
     let mut j = Json::default();
-    j.open('{');
+    j.open(b'{');
     j.s("i", &cur.view_id);
     j.n("s", cur.seq.into());
     if cur.seq - 1 != base.seq {
@@ -43,7 +43,7 @@ pub fn delta(base: &Beacon, cur: &Beacon) -> Option<String> {
     }
     events(&mut j, "e", &cur.events);
     metrics(&mut j, base, cur, t)?;
-    j.close('}');
+    j.close(b'}');
     Some(j.out)
 }
 
@@ -192,7 +192,7 @@ fn coverage(j: &mut Json, a: Option<&str>, b: Option<&str>, same_layout: bool, b
     let added = |i: usize| (digit(y, i) & !digit(x, i)) >> (i % 4) & 1 == 1;
     let n = y.len() * 4;
     j.key("ca");
-    j.out.push('"');
+    j.byte(b'"');
     let mut i = 0;
     while i < n {
         if !added(i) {
@@ -204,15 +204,15 @@ fn coverage(j: &mut Json, a: Option<&str>, b: Option<&str>, same_layout: bool, b
             i += 1;
         }
         if j.out.ends_with(|c: char| c.is_ascii_digit()) {
-            j.out.push(',');
+            j.byte(b',');
         }
         j.uint(start as u64);
         if i - 1 > start {
-            j.out.push('-');
+            j.byte(b'-');
             j.uint((i - 1) as u64);
         }
     }
-    j.out.push('"');
+    j.byte(b'"');
 }
 
 /// `"c":` the whole hex, or `null`.

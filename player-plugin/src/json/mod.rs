@@ -17,6 +17,8 @@ pub use trace::trace;
 
 use alloc::string::String;
 
+use crate::push_ascii;
+
 use crate::wire::{
     Beacon, NotableEvent, PlaybackError, Reason, StreamType, VideoMeta, ViewContext, ViewMetrics,
 };
@@ -37,22 +39,28 @@ impl Json {
         self.out.push_str(s);
     }
 
+    /// One ASCII character (`c` must be ASCII: every caller passes a literal or
+    /// a digit). Pushing bytes spares the wasm `String::push`'s UTF-8 encoder.
+    pub(crate) fn byte(&mut self, c: u8) {
+        push_ascii(&mut self.out, c);
+    }
+
     /// `{` or `[`.
-    pub fn open(&mut self, c: char) {
-        self.out.push(c);
+    pub fn open(&mut self, c: u8) {
+        self.byte(c);
         self.first = true;
     }
 
     /// `}` or `]`.
-    pub fn close(&mut self, c: char) {
-        self.out.push(c);
+    pub fn close(&mut self, c: u8) {
+        self.byte(c);
         self.first = false;
     }
 
     /// The separator before a member or an element.
     pub fn sep(&mut self) {
         if !self.first {
-            self.out.push(',');
+            self.byte(b',');
         }
         self.first = false;
     }
@@ -60,39 +68,44 @@ impl Json {
     /// `"k":` (keys are plain ASCII identifiers: no escaping needed).
     pub fn key(&mut self, k: &str) {
         self.sep();
-        self.out.push('"');
+        self.byte(b'"');
         self.raw(k);
         self.raw("\":");
     }
 
-    /// A string value, escaped as serde_json escapes it.
+    /// A string value, escaped as serde_json escapes it: runs of bytes that need
+    /// no escape are copied whole (multi-byte characters never contain an ASCII
+    /// byte, so every cut falls between characters).
     pub fn str(&mut self, s: &str) {
-        self.out.push('"');
-        for c in s.chars() {
+        self.byte(b'"');
+        let mut start = 0;
+        for (i, &c) in s.as_bytes().iter().enumerate() {
             let esc: &str = match c {
-                '"' => "\\\"",
-                '\\' => "\\\\",
-                '\n' => "\\n",
-                '\r' => "\\r",
-                '\t' => "\\t",
-                '\u{8}' => "\\b",
-                '\u{c}' => "\\f",
-                '\0'..='\u{1f}' => "",
-                _ => {
-                    self.out.push(c);
-                    continue;
-                }
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                8 => "\\b",
+                12 => "\\f",
+                0..=0x1f => "",
+                _ => continue,
             };
+            // SAFETY: `start` and `i` are at ASCII bytes (or 0), so on character
+            // boundaries.
+            self.raw(unsafe { s.get_unchecked(start..i) });
+            start = i + 1;
             if esc.is_empty() {
-                let b = c as usize;
                 self.raw("\\u00");
-                self.out.push(HEX[b >> 4] as char);
-                self.out.push(HEX[b & 0xf] as char);
+                self.byte(HEX[usize::from(c >> 4)]);
+                self.byte(HEX[usize::from(c & 0xf)]);
             } else {
                 self.raw(esc);
             }
         }
-        self.out.push('"');
+        // SAFETY: as above; `s.len()` is a boundary.
+        self.raw(unsafe { s.get_unchecked(start..) });
+        self.byte(b'"');
     }
 
     /// An unsigned integer value.
@@ -108,14 +121,14 @@ impl Json {
             }
         }
         for &d in &buf[i..] {
-            self.out.push(d as char);
+            self.byte(d);
         }
     }
 
     /// A signed integer value.
     pub fn int(&mut self, n: i64) {
         if n < 0 {
-            self.out.push('-');
+            self.byte(b'-');
         }
         self.uint(n.unsigned_abs());
     }
@@ -177,15 +190,17 @@ impl Json {
 
 /// Lowercase hex of `n`, always 16 digits.
 pub fn hex16(n: u64) -> String {
-    (0..16)
-        .map(|i| HEX[((n >> (60 - 4 * i)) & 0xF) as usize] as char)
-        .collect()
+    let mut s = String::new();
+    for i in 0..16 {
+        push_ascii(&mut s, HEX[((n >> (60 - 4 * i)) & 0xF) as usize]);
+    }
+    s
 }
 
 /// One beacon as JSON (the persisted form, and an element of a batch).
 pub fn beacon(b: &Beacon) -> String {
     let mut j = Json::default();
-    j.open('{');
+    j.open(b'{');
     j.s("view_id", &b.view_id);
     j.n("seq", b.seq.into());
     j.s("reason", reason(b.reason));
@@ -202,7 +217,7 @@ pub fn beacon(b: &Beacon) -> String {
     j.key("metrics");
     metrics(&mut j, &b.metrics, Shape::Wire);
     events(&mut j, "events", &b.events);
-    j.close('}');
+    j.close(b'}');
     j.out
 }
 
@@ -217,7 +232,7 @@ pub fn batch(
     deltas: &[String],
 ) -> String {
     let mut j = Json::default();
-    j.open('{');
+    j.open(b'{');
     j.n("v", v.into());
     if !beacons.is_empty() || deltas.is_empty() {
         j.s("property", property);
@@ -232,26 +247,26 @@ pub fn batch(
     if !deltas.is_empty() {
         list(&mut j, "d", deltas);
     }
-    j.close('}');
+    j.close(b'}');
     j.out
 }
 
 /// `"k":[a,b,…]` of already serialised elements.
 fn list(j: &mut Json, k: &str, items: &[String]) {
     j.key(k);
-    j.open('[');
+    j.open(b'[');
     for b in items {
         j.sep();
         j.raw(b);
     }
-    j.close(']');
+    j.close(b']');
 }
 
 /// What `Monitor.snapshot()` returns: `view_id`, `seq` and the metrics in one
 /// object, with `view_id`, `startup_ms` and `error` written as `null` when absent.
 pub fn snapshot(view_id: Option<&str>, seq: u32, m: &ViewMetrics) -> String {
     let mut j = Json::default();
-    j.open('{');
+    j.open(b'{');
     j.key("view_id");
     match view_id {
         Some(id) => j.str(id),
@@ -259,7 +274,7 @@ pub fn snapshot(view_id: Option<&str>, seq: u32, m: &ViewMetrics) -> String {
     }
     j.n("seq", seq.into());
     metrics_fields(&mut j, m, Shape::Snapshot);
-    j.close('}');
+    j.close(b'}');
     j.out
 }
 
@@ -276,7 +291,7 @@ fn reason(r: Reason) -> &'static str {
 }
 
 pub(crate) fn video(j: &mut Json, v: &VideoMeta) {
-    j.open('{');
+    j.open(b'{');
     j.opt_s("id", &v.id);
     j.opt_s("title", &v.title);
     j.opt_s("series", &v.series);
@@ -292,18 +307,18 @@ pub(crate) fn video(j: &mut Json, v: &VideoMeta) {
     }
     j.opt_s("src", &v.src);
     j.opt_s("cdn", &v.cdn);
-    j.close('}');
+    j.close(b'}');
 }
 
 pub(crate) fn context(j: &mut Json, c: &ViewContext) {
-    j.open('{');
+    j.open(b'{');
     j.opt_s("page_host", &c.page_host);
     j.opt_s("page_path", &c.page_path);
     j.opt_s("player_name", &c.player_name);
     j.opt_s("player_version", &c.player_version);
     j.b("autoplay", c.autoplay);
     j.opt_s("experiment", &c.experiment);
-    j.close('}');
+    j.close(b'}');
 }
 
 /// How `ViewMetrics` is written.
@@ -320,9 +335,9 @@ enum Shape {
 }
 
 fn metrics(j: &mut Json, m: &ViewMetrics, shape: Shape) {
-    j.open('{');
+    j.open(b'{');
     metrics_fields(j, m, shape);
-    j.close('}');
+    j.close(b'}');
 }
 
 /// The members of `ViewMetrics` in `shape`.
@@ -389,28 +404,28 @@ fn metrics_fields(j: &mut Json, m: &ViewMetrics, shape: Shape) {
 }
 
 fn playback_error(j: &mut Json, e: &PlaybackError) {
-    j.open('{');
+    j.open(b'{');
     j.n("code", e.code.into());
     j.s("message", &e.message);
     j.b("before_first_frame", e.before_first_frame);
-    j.close('}');
+    j.close(b'}');
 }
 
 /// `"k":[…]` of timeline events, or nothing when there are none.
 fn events(j: &mut Json, k: &str, es: &[NotableEvent]) {
     if !es.is_empty() {
         j.key(k);
-        j.open('[');
+        j.open(b'[');
         for e in es {
             j.sep();
             event(j, e);
         }
-        j.close(']');
+        j.close(b']');
     }
 }
 
 fn event(j: &mut Json, e: &NotableEvent) {
-    j.open('{');
+    j.open(b'{');
     match e {
         NotableEvent::Stall { at_ms, dur_ms } => {
             j.s("kind", "stall");
@@ -454,5 +469,5 @@ fn event(j: &mut Json, e: &NotableEvent) {
             j.b("fatal", *fatal);
         }
     }
-    j.close('}');
+    j.close(b'}');
 }

@@ -13,9 +13,9 @@ use crate::engine::MediaEvent;
 pub fn trace(t: &Trace) -> String {
     let mut j = Json::default();
     let h = &t.header;
-    j.open('{');
+    j.open(b'{');
     j.key("header");
-    j.open('{');
+    j.open(b'{');
     j.s("seed", &h.seed);
     j.i("time_origin_us", h.time_origin_us);
     j.n("beacon_interval_ms", h.beacon_interval_ms);
@@ -31,20 +31,20 @@ pub fn trace(t: &Trace) -> String {
         Some(s) => j.str(s),
         None => j.raw("null"),
     }
-    j.close('}');
+    j.close(b'}');
     j.key("records");
-    j.open('[');
+    j.open(b'[');
     for r in &t.records {
         j.sep();
-        j.open('{');
+        j.open(b'{');
         j.i("at", r.at);
         trace_input(&mut j, &r.input);
         j.key("el");
         trace_element(&mut j, &r.el);
-        j.close('}');
+        j.close(b'}');
     }
-    j.close(']');
-    j.close('}');
+    j.close(b']');
+    j.close(b'}');
     j.out
 }
 
@@ -71,7 +71,7 @@ fn trace_input(j: &mut Json, input: &TraceInput) {
 }
 
 fn trace_element(j: &mut Json, e: &TraceElement) {
-    j.open('{');
+    j.open(b'{');
     j.i("t", e.t);
     j.b("p", e.p);
     j.b("s", e.s);
@@ -79,11 +79,11 @@ fn trace_element(j: &mut Json, e: &TraceElement) {
     j.n("r", e.r.into());
     j.i("rate", e.rate);
     j.i("d", e.d);
-    j.close('}');
+    j.close(b'}');
 }
 
 fn media_event(j: &mut Json, ev: &MediaEvent) {
-    j.open('{');
+    j.open(b'{');
     let name = match ev {
         MediaEvent::Emptied => "emptied",
         MediaEvent::LoadStart { .. } => "load_start",
@@ -148,5 +148,5 @@ fn media_event(j: &mut Json, ev: &MediaEvent) {
         MediaEvent::Fullscreen { on } => j.b("on", *on),
         _ => {}
     }
-    j.close('}');
+    j.close(b'}');
 }

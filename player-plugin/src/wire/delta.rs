@@ -323,10 +323,11 @@ pub fn coverage_bits(hex: &str) -> Option<u128> {
 pub fn coverage_hex(bits: u128, buckets: u16) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let digits = usize::from(buckets.min(MAX_COVERAGE_BITS)).div_ceil(4);
-    (0..digits)
-        .rev()
-        .map(|i| HEX[((bits >> (4 * i)) & 0xF) as usize] as char)
-        .collect()
+    let mut s = String::new();
+    for i in (0..digits).rev() {
+        crate::push_ascii(&mut s, HEX[((bits >> (4 * i)) & 0xF) as usize]);
+    }
+    s
 }
 
 /// The bits named by `"a-b,c,…"` (each index below `buckets`), or `None`.
