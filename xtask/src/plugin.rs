@@ -33,16 +33,34 @@ pub fn build(ws: &Workspace) -> Result<PathBuf> {
     Ok(pkg)
 }
 
+/// Whether the wasm core is built with the size options only a nightly compiler
+/// offers (see [`core`]); `VIDPULSE_PLUGIN_STABLE=1` builds without them.
+pub fn build_std() -> bool {
+    std::env::var_os("VIDPULSE_PLUGIN_STABLE").is_none_or(|v| v.is_empty() || v == "0")
+}
+
 /// Builds the wasm core with `features` (size profile, then wasm-opt) into `out`.
 fn core(ws: &Workspace, features: &str, out: &Path) -> Result<()> {
-    run(util::cargo_cmd(&ws.root)
-        // LLVM inlines nothing it is not made to: at `opt-level = "z"` its
-        // default threshold still copies small functions into many callers
-        // (-160 B gzip measured). Only this build, for the wasm target, gets it.
-        .env(
-            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
-            "-C llvm-args=-inline-threshold=0",
-        )
+    // LLVM inlines nothing it is not made to: at `opt-level = "z"` its default
+    // threshold still copies small functions into many callers (-160 B gzip
+    // measured). Only this build, for the wasm target, gets it.
+    let mut rustflags = String::from("-C llvm-args=-inline-threshold=0");
+    let mut cmd = util::cargo_cmd(&ws.root);
+    if build_std() {
+        // `core` and `alloc` compiled with the plugin (`-Zbuild-std`, from the
+        // rust-src component), so they get its size profile and LTO, and panics
+        // abort on the spot (`-Cpanic=immediate-abort`) instead of formatting a
+        // message nobody reads: -1,018 B gzip measured (README, "Plugin size").
+        // These are unstable options; RUSTC_BOOTSTRAP lets this one build of
+        // the stable toolchain use them rather than needing a nightly one.
+        rustflags.push_str(
+            " -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none",
+        );
+        cmd.env("RUSTC_BOOTSTRAP", "1")
+            .arg("-Zbuild-std=core,alloc");
+    }
+    run(cmd
+        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", rustflags)
         .args([
             "build",
             "-p",
@@ -97,6 +115,7 @@ fn report_size(ws: &Workspace, pkg: &Path) -> Result<()> {
     let debug_gzip_bytes = gzip9_len(&pkg.join("vidpulse_debug_bg.wasm"))?;
     let report = serde_json::json!({
         "debug_wasm_gzip_bytes": debug_gzip_bytes,
+        "build_std": build_std(),
         "wasm_bytes": wasm_bytes,
         "js_bytes": js_bytes,
         "wasm_gzip_bytes": wasm_gzip_bytes,

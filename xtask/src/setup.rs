@@ -57,6 +57,9 @@ pub const BINARYEN_VERSION: &str = "132.0.0";
 pub fn run(ws: &Workspace, level: Level) -> Result<Tools> {
     if level.needs_plugin() {
         wasm_target()?;
+        if crate::plugin::build_std() {
+            rust_src()?;
+        }
     }
     if level == Level::All {
         rust_components()?;
@@ -96,6 +99,28 @@ fn wasm_target() -> Result<()> {
     }
     println!("setup: rust target {TARGET}: missing, installing");
     util::run(Command::new("rustup").args(["target", "add", TARGET]))
+}
+
+/// The standard library's source, which the plugin build compiles for size
+/// (`plugin::build_std`).
+fn rust_src() -> Result<()> {
+    let sysroot =
+        capture(Command::new("rustc").args(["--print", "sysroot"])).context("rustc not found")?;
+    if Path::new(sysroot.trim())
+        .join("lib/rustlib/src/rust/library/core")
+        .is_dir()
+    {
+        println!("setup: rust-src: found");
+        return Ok(());
+    }
+    if find_in_path("rustup").is_none() {
+        bail!(
+            "the rust-src component is missing and rustup is not available to add it \
+             (or set VIDPULSE_PLUGIN_STABLE=1 to build the plugin without it)"
+        );
+    }
+    println!("setup: rust-src: missing, installing");
+    util::run(Command::new("rustup").args(["component", "add", "rust-src"]))
 }
 
 /// `cargo xtask test` runs rustfmt and clippy.
