@@ -390,10 +390,10 @@ export function monitor(video, o) {
     consented);
   if (typeof onBeacon === 'function' && !s._hooks.includes(onBeacon)) s._hooks.push(onBeacon);
   if (!consented && s._on) consent(s, false);
-  [hex(16), ...meta.slice(0, 4), location.host, location.pathname, ...strings, video.currentSrc]
+  [...meta.slice(0, 4), location.host, location.pathname, ...strings, video.currentSrc]
     .forEach(put);
-  const h = core.c(s._id, perf.timeOrigin, interval, playerInit, pageLoad, meta[4],
-    o.autoplay === undefined ? video.autoplay : !!o.autoplay, !!o.debug);
+  const h = core.c(s._id, ...crypto.getRandomValues(new Uint32Array(2)), perf.timeOrigin, interval,
+    playerInit, pageLoad, meta[4], o.autoplay === undefined ? video.autoplay : !!o.autoplay, !!o.debug);
   const m = new Monitor(video, h, s);
   monitors.set(video, m);
   freed?.register(m, h);

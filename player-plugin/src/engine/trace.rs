@@ -182,6 +182,13 @@ impl TraceHeader {
 
     /// Builds the engine this header describes, from the header itself.
     pub fn into_engine(self) -> Engine {
+        let seed = u64::from_str_radix(&self.seed, 16).unwrap_or(0);
+        self.into_engine_with(seed)
+    }
+
+    /// As [`TraceHeader::into_engine`], with the seed as a number (`self.seed`
+    /// is not read): the shipped core has no hex parser to carry.
+    pub fn into_engine_with(self, seed: u64) -> Engine {
         let ms = |us: i64| us as f64 / 1000.0;
         let cfg = Config {
             beacon_interval_ms: self.beacon_interval_ms as f64,
@@ -190,7 +197,6 @@ impl TraceHeader {
             autoplay: self.autoplay,
             ..Config::default()
         };
-        let seed = u64::from_str_radix(&self.seed, 16).unwrap_or(0);
         let mut engine = Engine::new(cfg, seed, ms(self.time_origin_us), self.video, self.src);
         engine.set_context(self.context);
         engine

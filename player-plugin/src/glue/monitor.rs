@@ -131,13 +131,15 @@ impl Monitor {
     }
 }
 
-/// Creates a monitor for `sender` and answers its handle. Strings: seed (hex),
-/// video id, title, series, cdn, page host, page path, player name, player
+/// Creates a monitor for `sender` and answers its handle. `seed_hi`/`seed_lo`:
+/// 64 random bits for view ids, as two 32-bit numbers. Strings: video id, title, series, cdn, page host, page path, player name, player
 /// version, experiment, source. Absent times are NaN, an absent duration -1.
 #[export_name = "c"]
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn create(
     sender: usize,
+    seed_hi: u32,
+    seed_lo: u32,
     time_origin_ms: f64,
     interval_ms: f64,
     player_init_ms: f64,
@@ -147,7 +149,7 @@ pub extern "C" fn create(
     debug: bool,
 ) -> usize {
     let mut a = take_args();
-    let seed = a.next().unwrap_or_default();
+    let seed = u64::from(seed_hi) << 32 | u64::from(seed_lo);
     let video = video_meta(&mut a, duration_ms);
     // Absent times are NaN (a time may be negative: before the time origin).
     let us = |ms: f64| (!ms.is_nan()).then(|| trace::quantize_ms(ms).0);
@@ -160,7 +162,12 @@ pub extern "C" fn create(
         experiment: a.next(),
     };
     let header = TraceHeader {
-        seed,
+        // Only a trace reads the hex; the live engine takes the number.
+        seed: if cfg!(feature = "trace") {
+            crate::json::hex16(seed)
+        } else {
+            alloc::string::String::new()
+        },
         time_origin_us: trace::quantize_ms(time_origin_ms).0,
         beacon_interval_ms: interval_ms as u64,
         player_init_us: us(player_init_ms),
@@ -173,7 +180,7 @@ pub extern "C" fn create(
     // The live engine is built from the header, exactly as a replay builds it
     // (the shipped build, with nothing to record, gives the header away).
     #[cfg(not(feature = "trace"))]
-    let (engine, _) = (header.into_engine(), debug);
+    let (engine, _) = (header.into_engine_with(seed), debug);
     #[cfg(feature = "trace")]
     let engine = header.engine();
     let m = Monitor {
