@@ -50,6 +50,20 @@ fn a_newer_beacon_replaces_the_queued_one_and_keeps_its_events() {
 }
 
 #[test]
+fn merged_events_keep_the_newest_up_to_the_limit() {
+    let cfg = OutboxConfig {
+        max_events: 3,
+        ..OutboxConfig::default()
+    };
+    let mut o = Outbox::new(cfg);
+    o.push(beacon("a", 0, 0, vec![stall(1), stall(2)]));
+    o.push(beacon("a", 1, 10, vec![stall(3)]));
+    o.push(beacon("a", 2, 20, vec![stall(4), stall(5)]));
+    let batch = parse(&o.take_batch(0.0, "demo", "viewer-1").unwrap());
+    assert_eq!(batch.beacons[0].events, [stall(3), stall(4), stall(5)]);
+}
+
+#[test]
 fn in_flight_entries_are_not_merged_into_and_leave_on_success() {
     let mut o = Outbox::new(OutboxConfig::default());
     o.push(beacon("a", 0, 0, vec![stall(1)]));
