@@ -136,6 +136,7 @@ api_test!(
     cookieless_mode_stores_nothing_and_says_so,
     a_player_created_before_the_time_origin_keeps_its_startup,
     init_can_be_retried_after_a_failed_load,
+    a_dropped_handle_frees_its_monitor,
 );
 
 /// The shipped core leaves the trace recorder out (every viewer would pay for it):
@@ -501,6 +502,45 @@ mod scenario {
                 |k| k.len() == 1 && !earlier.as_array().is_some_and(|e| e.contains(&k[0]))
             ),
             "and claimed: only this page's key holds it now: {r}"
+        );
+        Ok(())
+    }
+
+    /// A destroyed monitor whose handle the page dropped is freed in the core
+    /// (`FinalizationRegistry`): the next monitor reuses its slot. A destroyed
+    /// handle the page still holds keeps its state. The harness starts Chromium
+    /// with `--expose-gc`, so the page can collect on demand.
+    pub async fn a_dropped_handle_frees_its_monitor(h: &Harness) -> Result<()> {
+        let first = h
+            .js(
+                "const o = vp.options('t-free').opts; \
+                 const kept = vp.m.monitor(vp.video(), o); vp.fire(kept.v, 'play'); kept.destroy(); \
+                 window.keptHandle = kept; \
+                 const dropped = vp.m.monitor(vp.video(), o); vp.fire(dropped.v, 'play'); \
+                 dropped.destroy(); \
+                 return { kept: kept.h, dropped: dropped.h };",
+            )
+            .await?;
+        let r = h
+            .client()
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 (async () => { \
+                   for (let i = 0; i < 20; i++) { gc(); await new Promise((r) => setTimeout(r, 50)); } \
+                   const next = vp.m.monitor(vp.video(), vp.options('t-free').opts); \
+                   const h = next.h; next.destroy(); \
+                   return { next: h, kept: JSON.parse(vp.snap(window.keptHandle)) }; \
+                 })().then(done, (e) => done(String(e)));",
+                vec![],
+            )
+            .await?;
+        ensure!(
+            r["next"] == first["dropped"],
+            "the dropped monitor's slot is reused: {first} then {r}"
+        );
+        ensure!(
+            r["kept"]["view_ended"] == Value::Bool(true) && r["kept"]["view_id"].is_string(),
+            "a destroyed handle still held answers its snapshot: {r}"
         );
         Ok(())
     }
