@@ -12,7 +12,7 @@ use crate::fmath::ceil;
 /// Most buckets a timeline is cut into.
 pub const MAX_BUCKETS: u16 = 100;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Coverage {
     /// Bucket count and length, fixed at the first played stretch with a known,
     /// finite duration.

@@ -6,7 +6,7 @@
 //! `object-fit: contain` does. Both are weighted by playing time, so a paused or
 //! stalled picture does not count.
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Quality {
     intrinsic: Option<(u32, u32)>,
     display: Option<(f64, f64)>,

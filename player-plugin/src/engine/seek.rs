@@ -14,7 +14,7 @@ pub(crate) struct Seek {
     pub to_pos: f64,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Seeks {
     /// A seek in progress: start time and position before it.
     open: Option<(f64, f64)>,

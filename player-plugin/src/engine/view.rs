@@ -31,11 +31,28 @@ pub(crate) struct StartupExtras {
     pub first_of_player: bool,
 }
 
+/// One view: what it is about, what it has to send, and its state ([`ViewState`],
+/// which [`View`] dereferences to).
 #[derive(Debug)]
 pub(crate) struct View {
     pub id: String,
     pub video: VideoMeta,
     pub context: ViewContext,
+    /// The fatal error, once one came.
+    pub error: Option<PlaybackError>,
+    /// Timeline events not yet in a beacon.
+    pub events: Vec<NotableEvent>,
+    /// The metrics of the last beacon, to tell whether a heartbeat has news.
+    pub last_sent: Option<ViewMetrics>,
+    /// Everything the time accounting and the metrics read and write, apart from
+    /// the error and the pending events: plain values, so a snapshot copies it
+    /// in one move.
+    pub st: ViewState,
+}
+
+/// The part of a [`View`] that is plain values (`Copy`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ViewState {
     /// Play intent, `performance.now()` milliseconds.
     pub started_at: f64,
     pub extras: StartupExtras,
@@ -78,61 +95,39 @@ pub(crate) struct View {
     frames_base: Option<(u32, u32)>,
     frames_now: (u32, u32),
     pub throughput_bps: Option<f64>,
-    pub error: Option<PlaybackError>,
     pub view_ended: bool,
-
-    // Delivery.
-    pub events: Vec<NotableEvent>,
     pub seq: u32,
     pub last_beacon_at: f64,
-    pub last_sent: Option<ViewMetrics>,
+}
+
+impl core::ops::Deref for View {
+    type Target = ViewState;
+    fn deref(&self) -> &ViewState {
+        &self.st
+    }
+}
+
+impl core::ops::DerefMut for View {
+    fn deref_mut(&mut self) -> &mut ViewState {
+        &mut self.st
+    }
 }
 
 impl View {
     /// A copy to advance for a snapshot: everything [`View::advance`] and
-    /// [`View::metrics`] read, without the parts they never read (id, content,
-    /// context, pending events, last beacon), which cost a viewer's download to
-    /// copy. A new member of `View` must be added here (the compiler says so).
+    /// [`View::metrics`] read (the state, in one move, and the error), without
+    /// the parts they never read (id, content, context, pending events, last
+    /// beacon), which cost a viewer's download to copy. A new member of `View`
+    /// must be added here (the compiler says so); one of `ViewState` comes along.
     pub fn for_snapshot(&self) -> View {
         View {
             id: String::new(),
             video: VideoMeta::default(),
             context: ViewContext::default(),
-            started_at: self.started_at,
-            extras: self.extras,
-            paused: self.paused,
-            ended: self.ended,
-            first_frame_at: self.first_frame_at,
-            startup_invalid: self.startup_invalid,
-            stall_start: self.stall_start,
-            seeks: self.seeks.clone(),
-            fullscreen_since: self.fullscreen_since,
-            last_ts: self.last_ts,
-            last_pos: self.last_pos,
-            prev_pos: self.prev_pos,
-            last_progress_at: self.last_progress_at,
-            last_activity_at: self.last_activity_at,
-            progressed: self.progressed,
-            watch_ms: self.watch_ms,
-            playing_ms: self.playing_ms,
-            rebuffer_count: self.rebuffer_count,
-            rebuffer_ms: self.rebuffer_ms,
-            rebuffer_max_ms: self.rebuffer_max_ms,
-            fullscreen_ms: self.fullscreen_ms,
-            pause_count: self.pause_count,
-            rate_changes: self.rate_changes,
-            volume_changes: self.volume_changes,
-            coverage: self.coverage.clone(),
-            quality: self.quality.clone(),
-            frames_base: self.frames_base,
-            frames_now: self.frames_now,
-            throughput_bps: self.throughput_bps,
             error: self.error.clone(),
-            view_ended: self.view_ended,
             events: Vec::new(),
-            seq: self.seq,
-            last_beacon_at: self.last_beacon_at,
             last_sent: None,
+            st: self.st,
         }
     }
 
@@ -141,47 +136,49 @@ impl View {
             id,
             video,
             context: ViewContext::default(),
-            started_at: now,
-            extras: StartupExtras::default(),
-            paused: false,
-            ended: false,
-            first_frame_at: None,
-            startup_invalid: false,
-            stall_start: None,
-            seeks: Seeks::default(),
-            fullscreen_since: None,
-            last_ts: now,
-            last_pos: el.current_time,
-            prev_pos: el.current_time,
-            last_progress_at: now,
-            last_activity_at: now,
-            progressed: false,
-            watch_ms: 0.0,
-            playing_ms: 0.0,
-            rebuffer_count: 0,
-            rebuffer_ms: 0.0,
-            rebuffer_max_ms: 0.0,
-            fullscreen_ms: 0.0,
-            pause_count: 0,
-            rate_changes: 0,
-            volume_changes: 0,
-            coverage: Coverage::default(),
-            quality: Quality::default(),
-            frames_base: None,
-            frames_now: (0, 0),
-            throughput_bps: None,
             error: None,
-            view_ended: false,
             events: Vec::new(),
-            seq: 0,
-            last_beacon_at: now,
             last_sent: None,
+            st: ViewState {
+                started_at: now,
+                extras: StartupExtras::default(),
+                paused: false,
+                ended: false,
+                first_frame_at: None,
+                startup_invalid: false,
+                stall_start: None,
+                seeks: Seeks::default(),
+                fullscreen_since: None,
+                last_ts: now,
+                last_pos: el.current_time,
+                prev_pos: el.current_time,
+                last_progress_at: now,
+                last_activity_at: now,
+                progressed: false,
+                watch_ms: 0.0,
+                playing_ms: 0.0,
+                rebuffer_count: 0,
+                rebuffer_ms: 0.0,
+                rebuffer_max_ms: 0.0,
+                fullscreen_ms: 0.0,
+                pause_count: 0,
+                rate_changes: 0,
+                volume_changes: 0,
+                coverage: Coverage::default(),
+                quality: Quality::default(),
+                frames_base: None,
+                frames_now: (0, 0),
+                throughput_bps: None,
+                view_ended: false,
+                seq: 0,
+                last_beacon_at: now,
+            },
         }
     }
 
     /// Milliseconds since play intent, for timeline events.
     fn rel(&self, at: f64) -> u64 {
-        ms(at - self.started_at)
+        ms(at - self.st.started_at)
     }
 
     pub fn push_event(&mut self, e: NotableEvent) {
@@ -191,46 +188,46 @@ impl View {
     }
 
     pub fn seeking(&self) -> bool {
-        self.seeks.in_progress()
+        self.st.seeks.in_progress()
     }
 
     /// The viewer wants the playhead to move and nothing explains why it would not.
     pub fn wants_playback(&self, el: &ElementState) -> bool {
-        self.first_frame_at.is_some()
-            && !self.paused
+        self.st.first_frame_at.is_some()
+            && !self.st.paused
             && !self.seeking()
-            && !self.ended
-            && !self.view_ended
+            && !self.st.ended
+            && !self.st.view_ended
             && self.error.is_none()
             && el.playback_rate > 0.0
     }
 
     pub fn stall_open(&self) -> bool {
-        self.stall_start.is_some()
+        self.st.stall_start.is_some()
     }
 
     /// Charges the interval `(last_ts, now]` and looks at the playhead.
     pub fn advance(&mut self, now: f64, el: &ElementState, cfg: &Config) {
-        let dt = (now - self.last_ts).max(0.0);
-        if !self.paused && !self.ended && !self.view_ended {
-            self.watch_ms += dt;
+        let dt = (now - self.st.last_ts).max(0.0);
+        if !self.st.paused && !self.st.ended && !self.st.view_ended {
+            self.st.watch_ms += dt;
         }
-        if let Some(since) = self.fullscreen_since {
-            self.fullscreen_ms += (now - since.max(self.last_ts)).max(0.0);
+        if let Some(since) = self.st.fullscreen_since {
+            self.st.fullscreen_ms += (now - since.max(self.st.last_ts)).max(0.0);
         }
-        let moved_ms = (el.current_time - self.last_pos) * 1000.0;
-        self.progressed = false;
+        let moved_ms = (el.current_time - self.st.last_pos) * 1000.0;
+        self.st.progressed = false;
         let jumped = (el.seeking && !self.seeking()) || (moved_ms < 0.0 && !self.seeking());
         if jumped && self.wants_playback(el) && !self.stall_open() {
             // A seek starts, or the element reloaded (`currentTime` reset): until
             // then the playhead was advancing, and its position before the jump is
             // gone, so the interval counts as played.
             let inc = dt.min(cfg.playing_increment_cap_ms);
-            self.playing_ms += inc;
-            self.quality.playing(inc);
+            self.st.playing_ms += inc;
+            self.st.quality.playing(inc);
         } else if el.seeking || (self.seeking() && moved_ms <= 0.0) {
             // A jump, not playback; or a seek waiting for playback to resume.
-        } else if moved_ms > 0.0 && !self.view_ended {
+        } else if moved_ms > 0.0 && !self.st.view_ended {
             let rate = if el.playback_rate > 0.0 {
                 el.playback_rate
             } else {
@@ -238,46 +235,51 @@ impl View {
             };
             let media_wall_ms = moved_ms / rate;
             // Playback resumed about `media_wall_ms` before now.
-            let resumed_at = (now - media_wall_ms).max(self.last_ts);
+            let resumed_at = (now - media_wall_ms).max(self.st.last_ts);
             if self.seeking() {
-                self.seeks.end(resumed_at, self.last_pos);
+                self.st.seeks.end(resumed_at, self.st.last_pos);
             }
-            if self.stall_start.is_some() {
+            if self.st.stall_start.is_some() {
                 self.end_stall(resumed_at, cfg);
             }
             let inc = dt.min(media_wall_ms).min(cfg.playing_increment_cap_ms);
-            self.playing_ms += inc;
-            self.quality.playing(inc);
-            self.coverage
-                .played(self.last_pos, el.current_time, el.duration);
-            self.last_progress_at = now;
-            self.last_activity_at = now;
-            self.progressed = true;
+            self.st.playing_ms += inc;
+            self.st.quality.playing(inc);
+            self.st
+                .coverage
+                .played(self.st.last_pos, el.current_time, el.duration);
+            self.st.last_progress_at = now;
+            self.st.last_activity_at = now;
+            self.st.progressed = true;
         }
-        if let Some(s) = self.seeks.settle(now, cfg.seek_merge_ms, false) {
+        if let Some(s) = self.st.seeks.settle(now, cfg.seek_merge_ms, false) {
             self.push_seek(s);
         }
-        self.prev_pos = self.last_pos;
-        self.last_pos = el.current_time;
-        self.last_ts = now;
+        self.st.prev_pos = self.st.last_pos;
+        self.st.last_pos = el.current_time;
+        self.st.last_ts = now;
     }
 
     /// Resets the playhead reference without charging the move (after a seek).
     pub fn rebase_position(&mut self, el: &ElementState) {
-        self.last_pos = el.current_time;
+        self.st.last_pos = el.current_time;
     }
 
     /// `seeking`: a seek starts (or continues a recent one).
     pub fn start_seek(&mut self, now: f64, cfg: &Config) {
-        if let Some(s) = self.seeks.start(now, self.prev_pos, cfg.seek_merge_ms) {
+        if let Some(s) = self
+            .st
+            .seeks
+            .start(now, self.st.prev_pos, cfg.seek_merge_ms)
+        {
             self.push_seek(s);
         }
-        self.last_activity_at = now;
+        self.st.last_activity_at = now;
     }
 
     /// The seek is over at `at` (paused seek: `seeked`; resumed: `playing`).
     pub fn end_seek(&mut self, at: f64, el: &ElementState) {
-        self.seeks.end(at, el.current_time);
+        self.st.seeks.end(at, el.current_time);
     }
 
     fn push_seek(&mut self, s: Seek) {
@@ -291,19 +293,19 @@ impl View {
     }
 
     pub fn start_stall(&mut self, at: f64) {
-        if self.stall_start.is_none() {
-            self.stall_start = Some(at);
+        if self.st.stall_start.is_none() {
+            self.st.stall_start = Some(at);
         }
     }
 
     /// Closes an open stall at `at`; stalls shorter than the minimum are dropped.
     pub fn end_stall(&mut self, at: f64, cfg: &Config) {
-        if let Some(start) = self.stall_start.take() {
+        if let Some(start) = self.st.stall_start.take() {
             let d = (at - start).max(0.0);
             if d >= cfg.rebuffer_min_ms {
-                self.rebuffer_count += 1;
-                self.rebuffer_ms += d;
-                self.rebuffer_max_ms = self.rebuffer_max_ms.max(d);
+                self.st.rebuffer_count += 1;
+                self.st.rebuffer_ms += d;
+                self.st.rebuffer_max_ms = self.st.rebuffer_max_ms.max(d);
                 let e = NotableEvent::Stall {
                     at_ms: self.rel(start),
                     dur_ms: ms(d),
@@ -314,11 +316,11 @@ impl View {
     }
 
     pub fn set_fullscreen(&mut self, on: bool, now: f64) {
-        match (on, self.fullscreen_since) {
-            (true, None) => self.fullscreen_since = Some(now),
+        match (on, self.st.fullscreen_since) {
+            (true, None) => self.st.fullscreen_since = Some(now),
             (false, Some(since)) => {
-                self.fullscreen_ms += (now - since.max(self.last_ts)).max(0.0);
-                self.fullscreen_since = None;
+                self.st.fullscreen_ms += (now - since.max(self.st.last_ts)).max(0.0);
+                self.st.fullscreen_since = None;
             }
             _ => {}
         }
@@ -326,32 +328,35 @@ impl View {
 
     /// The element's cumulative frame counters; the view reports its own share.
     pub fn set_frames(&mut self, dropped: u32, total: u32) {
-        match self.frames_base {
+        match self.st.frames_base {
             // Counters restart when the element loads a new source.
-            Some((_, t)) if total < t => self.frames_base = Some((0, 0)),
-            None => self.frames_base = Some((dropped, total)),
+            Some((_, t)) if total < t => self.st.frames_base = Some((0, 0)),
+            None => self.st.frames_base = Some((dropped, total)),
             _ => {}
         }
-        self.frames_now = (dropped, total);
+        self.st.frames_now = (dropped, total);
     }
 
     /// Ends everything still open, for the view's final snapshot.
     pub fn close(&mut self, now: f64, cfg: &Config) {
         self.end_stall(now, cfg);
         self.set_fullscreen(false, now);
-        if let Some(s) = self.seeks.settle(now, cfg.seek_merge_ms, true) {
+        if let Some(s) = self.st.seeks.settle(now, cfg.seek_merge_ms, true) {
             self.push_seek(s);
         }
-        self.view_ended = true;
+        self.st.view_ended = true;
     }
 
     /// The metrics as of `now` (the view must have been advanced to `now`). An open
     /// stall already past the minimum counts, so a long stall shows up live and the
     /// totals never go down.
     pub fn metrics(&self, now: f64, cfg: &Config) -> ViewMetrics {
-        let (mut count, mut total, mut max) =
-            (self.rebuffer_count, self.rebuffer_ms, self.rebuffer_max_ms);
-        if let Some(start) = self.stall_start {
+        let (mut count, mut total, mut max) = (
+            self.st.rebuffer_count,
+            self.st.rebuffer_ms,
+            self.st.rebuffer_max_ms,
+        );
+        if let Some(start) = self.st.stall_start {
             let d = (now - start).max(0.0);
             if d >= cfg.rebuffer_min_ms {
                 count += 1;
@@ -359,53 +364,53 @@ impl View {
                 max = max.max(d);
             }
         }
-        let (seek_count, seek_total, seek_max) = self.seeks.totals(now);
-        let startup_ms = match (self.first_frame_at, self.startup_invalid) {
-            (Some(at), false) => Some(at - self.started_at),
+        let (seek_count, seek_total, seek_max) = self.st.seeks.totals(now);
+        let startup_ms = match (self.st.first_frame_at, self.st.startup_invalid) {
+            (Some(at), false) => Some(at - self.st.started_at),
             _ => None,
         };
-        let x = self.extras;
+        let x = self.st.extras;
         let aggregate = match (x.aggregate, x.page_load_ms, x.player_startup_ms, startup_ms) {
             (true, Some(page), Some(player), Some(video)) => Some(ms(page + player + video)),
             _ => None,
         };
-        let (up, down, max_up) = self.quality.scaling_permille();
-        let (base_dropped, base_total) = self.frames_base.unwrap_or((0, 0));
-        let completed = self.ended || self.coverage.fraction() >= cfg.completed_fraction;
+        let (up, down, max_up) = self.st.quality.scaling_permille();
+        let (base_dropped, base_total) = self.st.frames_base.unwrap_or((0, 0));
+        let completed = self.st.ended || self.st.coverage.fraction() >= cfg.completed_fraction;
         ViewMetrics {
             startup_ms: startup_ms.map(ms),
-            startup_invalid: self.startup_invalid,
-            first_frame: self.first_frame_at.is_some(),
+            startup_invalid: self.st.startup_invalid,
+            first_frame: self.st.first_frame_at.is_some(),
             rebuffer_count: count,
             rebuffer_ms: ms(total),
             rebuffer_max_ms: ms(max),
-            watch_ms: ms(self.watch_ms),
-            playing_ms: ms(self.playing_ms),
+            watch_ms: ms(self.st.watch_ms),
+            playing_ms: ms(self.st.playing_ms),
             seek_count,
             seek_ms: ms(seek_total),
             seek_max_ms: ms(seek_max),
-            pause_count: self.pause_count,
-            rate_changes: self.rate_changes,
-            volume_changes: self.volume_changes,
-            fullscreen_ms: ms(self.fullscreen_ms),
+            pause_count: self.st.pause_count,
+            rate_changes: self.st.rate_changes,
+            volume_changes: self.st.volume_changes,
+            fullscreen_ms: ms(self.st.fullscreen_ms),
             player_startup_ms: x.player_startup_ms.map(ms),
             page_load_ms: x.page_load_ms.map(ms),
             aggregate_startup_ms: aggregate,
-            max_position_ms: ms(self.coverage.max_pos_ms()),
-            coverage: self.coverage.hex(),
-            coverage_buckets: self.coverage.buckets(),
+            max_position_ms: ms(self.st.coverage.max_pos_ms()),
+            coverage: self.st.coverage.hex(),
+            coverage_buckets: self.st.coverage.buckets(),
             completed,
-            mean_height: self.quality.mean_height(),
-            rendition_changes: self.quality.changes(),
+            mean_height: self.st.quality.mean_height(),
+            rendition_changes: self.st.quality.changes(),
             upscale_permille: up,
             downscale_permille: down,
             max_upscale_permille: max_up,
-            dropped_frames: self.frames_now.0.saturating_sub(base_dropped),
-            total_frames: self.frames_now.1.saturating_sub(base_total),
-            throughput_bps: self.throughput_bps.map(ms),
+            dropped_frames: self.st.frames_now.0.saturating_sub(base_dropped),
+            total_frames: self.st.frames_now.1.saturating_sub(base_total),
+            throughput_bps: self.st.throughput_bps.map(ms),
             error: self.error.clone(),
-            ended: self.ended,
-            view_ended: self.view_ended,
+            ended: self.st.ended,
+            view_ended: self.st.view_ended,
         }
     }
 }
