@@ -245,3 +245,15 @@ fn hex16_is_sixteen_lowercase_digits() {
     assert_eq!(json::hex16(u64::MAX), "ffffffffffffffff");
     assert_eq!(json::hex16(0x0123_4567_89ab_cdef), "0123456789abcdef");
 }
+
+#[test]
+fn the_metrics_text_the_engine_compares_decodes_to_the_same_metrics() {
+    // Equal texts hence mean equal metrics: the engine's heartbeat test is exact.
+    let mut r = Rng(11);
+    for _ in 0..2000 {
+        let m = beacon(&mut r).metrics;
+        let text = json::metrics_text(&m);
+        let back: ViewMetrics = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, m, "{text}");
+    }
+}

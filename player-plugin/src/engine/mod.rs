@@ -281,7 +281,7 @@ impl Engine {
             v.start_stall(since);
         }
         if now - v.last_beacon_at >= cfg.beacon_interval_ms {
-            let changed = v.last_sent.as_ref() != Some(&v.metrics(now, &cfg));
+            let changed = v.last_sent != crate::json::metrics_text(&v.metrics(now, &cfg));
             if changed {
                 self.emit(now, Reason::Interval);
             } else {
@@ -521,6 +521,7 @@ impl Engine {
         let cfg = &self.cfg;
         let Some(v) = self.view.as_mut() else { return };
         let metrics = v.metrics(now, cfg);
+        v.last_sent = crate::json::metrics_text(&metrics);
         // The element knows duration and stream type when the page did not say.
         if v.video.duration_ms.is_none() && self.duration.is_finite() && self.duration > 0.0 {
             v.video.duration_ms = Some(ms(self.duration * 1000.0));
@@ -547,8 +548,6 @@ impl Engine {
         };
         v.seq += 1;
         v.last_beacon_at = now;
-        // Computed again rather than cloned: the same pure function of the view.
-        v.last_sent = Some(v.metrics(now, cfg));
         self.outbox.push(beacon);
     }
 }

@@ -42,8 +42,10 @@ pub(crate) struct View {
     pub error: Option<PlaybackError>,
     /// Timeline events not yet in a beacon.
     pub events: Vec<NotableEvent>,
-    /// The metrics of the last beacon, to tell whether a heartbeat has news.
-    pub last_sent: Option<ViewMetrics>,
+    /// The metrics of the last beacon as their wire text
+    /// ([`crate::json::metrics_text`]), to tell whether a heartbeat has news:
+    /// comparing texts is much less code in the wasm than comparing 33 members.
+    pub last_sent: String,
     /// Everything the time accounting and the metrics read and write, apart from
     /// the error and the pending events: plain values, so a snapshot copies it
     /// in one move.
@@ -126,7 +128,7 @@ impl View {
             context: ViewContext::default(),
             error: self.error.clone(),
             events: Vec::new(),
-            last_sent: None,
+            last_sent: String::new(),
             st: self.st,
         }
     }
@@ -138,7 +140,7 @@ impl View {
             context: ViewContext::default(),
             error: None,
             events: Vec::new(),
-            last_sent: None,
+            last_sent: String::new(),
             st: ViewState {
                 started_at: now,
                 extras: StartupExtras::default(),

@@ -334,6 +334,15 @@ enum Shape {
     Snapshot,
 }
 
+/// The metrics as their wire JSON: what the engine compares to tell whether a
+/// heartbeat has news. Two metrics are equal exactly when their texts are: every
+/// member is written unless at its default, and always as its exact value.
+pub fn metrics_text(m: &ViewMetrics) -> String {
+    let mut j = Json::default();
+    metrics(&mut j, m, Shape::Wire);
+    j.out
+}
+
 fn metrics(j: &mut Json, m: &ViewMetrics, shape: Shape) {
     j.open(b'{');
     metrics_fields(j, m, shape);
