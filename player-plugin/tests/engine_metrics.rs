@@ -350,10 +350,17 @@ fn after_the_view_ends_the_snapshot_keeps_its_final_metrics() {
     assert!(last.fullscreen_ms > 0, "{last:?}");
     p.now = 60_000.0;
     assert_eq!(p.metrics(), last);
-    let id = &p.sent.last().unwrap().view_id;
+    let id = p.sent.last().unwrap().view_id.clone();
     let snap = p.engine.snapshot(90_000.0, &p.el);
     assert_eq!(
         (&snap.view_id, snap.seq),
         (&Some(id.clone()), p.sent.len() as u32)
     );
+    // Ending again (a second `destroy()` or `pagehide`) keeps the last view.
+    let el = p.el;
+    p.engine.end_view(95_000.0, &el);
+    p.ev(96_000.0, MediaEvent::PageHide);
+    let again = p.engine.snapshot(99_000.0, &p.el);
+    assert_eq!(again.view_id, Some(id));
+    assert_eq!(again.metrics, last);
 }

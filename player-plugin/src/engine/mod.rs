@@ -318,7 +318,11 @@ impl Engine {
             v.close(now, &cfg);
         }
         self.emit(now, Reason::ViewEnd);
-        self.last_view = self.view.take().map(|v| (v, now));
+        // Only a view that was in progress replaces the last one: ending twice
+        // (`destroy()` after the idle timeout, a second `pagehide`) keeps it.
+        if let Some(v) = self.view.take() {
+            self.last_view = Some((v, now));
+        }
     }
 
     /// Sets the page and player context; applies to views that start from now on.
