@@ -56,9 +56,10 @@ mod scenario {
                  opts.consent = false; \
                  const h = vp.m.monitor(el, opts); vp.fire(el, 'play'); h.flush(); \
                  const withheld = sent.length; const saved = vp.keys('\"t-consent\"'); \
+                 const viewer = localStorage.getItem('vidpulse.viewer'); \
                  h.setConsent(true); h.flush(); \
                  const given = sent.length; h.destroy(); \
-                 return { withheld, saved, given };",
+                 return { withheld, saved, viewer, given };",
             )
             .await?;
         ensure!(
@@ -66,7 +67,7 @@ mod scenario {
             "sent without consent: {r}"
         );
         ensure!(
-            r["saved"] == Value::Array(vec![]),
+            r["saved"] == Value::Array(vec![]) && r["viewer"].is_null(),
             "saved without consent: {r}"
         );
         ensure!(
@@ -77,7 +78,8 @@ mod scenario {
     }
 
     /// A queue an earlier (consenting) page saved is neither sent nor claimed by a
-    /// page without consent; it goes once consent is given.
+    /// page without consent, even as it plays and hides (`pagehide`, which would
+    /// `sendBeacon` everything); it goes once consent is given.
     pub async fn without_consent_earlier_pages_queues_stay_unsent(h: &Harness) -> Result<()> {
         let earlier = h
             .js(
@@ -99,8 +101,8 @@ mod scenario {
                  window.fetch = (url, init) => { calls.push(String(init && init.body)); return f(url, init); }; \
                  navigator.sendBeacon = (url, body) => { calls.push(String(body)); return true; }; \
                  const el = vp.video(); const { opts } = vp.options('t-later'); opts.consent = false; \
-                 const h = vp.m.monitor(el, opts); \
-                 document.dispatchEvent(new Event('visibilitychange')); \
+                 const h = vp.m.monitor(el, opts); vp.fire(el, 'play'); h.flush(); \
+                 window.dispatchEvent(new Event('pagehide')); \
                  const withheld = calls.slice(); const kept = vp.keys('\"t-later\"'); \
                  const earlier = localStorage.getItem(kept[0]); \
                  h.setConsent(true); \

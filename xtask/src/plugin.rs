@@ -59,6 +59,7 @@ fn core(ws: &Workspace, features: &str, out: &Path) -> Result<()> {
         cmd.env("RUSTC_BOOTSTRAP", "1")
             .arg("-Zbuild-std=core,alloc");
     }
+    let size_options = build_std();
     run(cmd
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", rustflags)
         .args([
@@ -72,7 +73,17 @@ fn core(ws: &Workspace, features: &str, out: &Path) -> Result<()> {
             // `nostd`: panics trap instead of carrying std's formatting machinery.
             "--features",
             features,
-        ]))?;
+        ]))
+    .with_context(|| {
+        if size_options {
+            // The options are unstable: an older or newer rustc may lack them
+            // (`-Cpanic=immediate-abort` is recent; measured on rustc 1.95).
+            "building the wasm core with the unstable size options failed; on a \
+             toolchain without them set VIDPULSE_PLUGIN_STABLE=1"
+        } else {
+            "building the wasm core failed"
+        }
+    })?;
     let wasm_in = ws
         .target
         .join("wasm32-unknown-unknown/wasm-release/vidpulse_plugin.wasm");

@@ -120,7 +120,9 @@ fn rust_src() -> Result<()> {
         );
     }
     println!("setup: rust-src: missing, installing");
-    util::run(Command::new("rustup").args(["component", "add", "rust-src"]))
+    util::run(Command::new("rustup").args(["component", "add", "rust-src"])).context(
+        "installing rust-src failed (or set VIDPULSE_PLUGIN_STABLE=1 to build the plugin without it)",
+    )
 }
 
 /// `cargo xtask test` runs rustfmt and clippy.

@@ -58,7 +58,11 @@ pub extern "C" fn create() -> usize {
 #[export_name = "R"]
 pub extern "C" fn restore(s: usize) {
     let saved = take_args().next().unwrap_or_default();
-    with(s, |x| x.outbox.restore(&saved));
+    with(s, |x| {
+        if x.enabled {
+            x.outbox.restore(&saved)
+        }
+    });
 }
 
 /// The queue to save; none when there is nothing to keep (remove the key).
@@ -89,7 +93,10 @@ pub extern "C" fn batch(s: usize, now: f64) -> i32 {
     answer(
         with(s, |x| {
             let x = &mut *x;
-            x.outbox.take_batch(now, &x.property, &x.viewer_id)
+            // Consent off: the outbox is empty, and stays unsent whatever JS asks.
+            x.enabled
+                .then(|| x.outbox.take_batch(now, &x.property, &x.viewer_id))
+                .flatten()
         })
         .flatten(),
     )
@@ -120,7 +127,9 @@ pub extern "C" fn all(s: usize) -> i32 {
     answer(
         with(s, |x| {
             let x = &mut *x;
-            x.outbox.all(&x.property, &x.viewer_id)
+            x.enabled
+                .then(|| x.outbox.all(&x.property, &x.viewer_id))
+                .flatten()
         })
         .flatten(),
     )
