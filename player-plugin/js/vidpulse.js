@@ -116,7 +116,7 @@ function sampled(viewer, rate) {
 
 /** The page's sender for `url` and `property`, created on first use; with
  *  consent, it claims the queues earlier pages left for it and sends them. */
-function sender(url, property, viewer, persist, consented) {
+function sender(url, property, viewer, persist, consented, hook) {
   // JSON: no url or property can make another pair's prefix.
   const prefix = OUTBOX_KEY + JSON.stringify([url, property]);
   let s = senders.get(prefix);
@@ -126,6 +126,8 @@ function sender(url, property, viewer, persist, consented) {
   s = { _id: core.S(), _url: url, _persist: persist, _prefix: prefix, _key: prefix + hex(12),
     _hooks: [], _on: true, _claimed: false, _timer: 0 };
   senders.set(prefix, s);
+  // The page's hook sees even the first batch (the queues claimed just now).
+  if (typeof hook === 'function') s._hooks.push(hook);
   consent(s, consented);
   return s;
 }
@@ -387,7 +389,7 @@ export function monitor(video, o) {
   const playerInit = init != null ? init - perf.timeOrigin : video.readyState < 3 ? perf.now() : NaN;
   const pageLoad = !Number.isNaN(playerInit) && !pageLoadTaken ? ((pageLoadTaken = true), playerInit) : NaN;
   const s = sender(`${collector.replace(/\/+$/, '')}/v1/beacons`, property, viewer, !cookieless,
-    consented);
+    consented, onBeacon);
   if (typeof onBeacon === 'function' && !s._hooks.includes(onBeacon)) s._hooks.push(onBeacon);
   if (!consented && s._on) consent(s, false);
   [...meta.slice(0, 4), location.host, location.pathname, ...strings, video.currentSrc]

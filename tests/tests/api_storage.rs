@@ -46,6 +46,19 @@ mod scenario {
         // saved until the collector confirms them.
         ensure!(!beacons.is_empty(), "{saved}");
         ensure!(beacons.iter().any(|b| b.metrics.view_ended), "{saved}");
+        // The next page claims the queue on its first monitor and sends it at once;
+        // the page's `onBeacon` sees that first batch too.
+        open(h, DEBUG_CORE).await?;
+        let first = h
+            .js("const { opts, sent } = vp.options('t-outbox'); \
+                 const h = vp.m.monitor(vp.video(), opts); const first = sent[0] ?? null; \
+                 h.destroy(); return first;")
+            .await?;
+        let view = &beacons[0].view_id;
+        ensure!(
+            first.as_str().is_some_and(|b| b.contains(view.as_str())),
+            "the next page's first batch carries the saved view {view}: {first}"
+        );
         Ok(())
     }
 
