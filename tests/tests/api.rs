@@ -254,7 +254,7 @@ mod scenario {
                  h.reportError({ code: 7, message: 'manifest', fatal: true }); \
                  const errored = vp.snap(h); \
                  const bad = vp.error(() => h.reportRendition({ width: 'wide' })); \
-                 h.setVideo({ id: 'clip-2', title: 'Two' }); \
+                 h.setVideo({ id: 'clip-2', title: 'Zwei ü 🎬 \"2\"', series: '' }); \
                  const switched = vp.snap(h); \
                  vp.fire(el, 'play'); \
                  const next = vp.snap(h); const trace = h.trace(); \
@@ -273,8 +273,11 @@ mod scenario {
         let next = json(&r, "next")?;
         ensure!(next["view_id"] != first, "{next} vs {first}");
         let last = replay(&trace(&r, "trace")?).pop().context("no beacon")?;
+        // Strings cross the argument queue whole: non-ASCII, quotes, empty.
         ensure!(
-            last.video.id.as_deref() == Some("clip-2"),
+            last.video.id.as_deref() == Some("clip-2")
+                && last.video.title.as_deref() == Some("Zwei \u{fc} \u{1F3AC} \"2\"")
+                && last.video.series.as_deref() == Some(""),
             "{:?}",
             last.video
         );

@@ -40,8 +40,10 @@ pub(crate) struct Global<T>(pub T);
 // SAFETY: wasm32 without the `atomics` feature has exactly one thread.
 unsafe impl<T> Sync for Global<T> {}
 
-/// String arguments queued by `a`/`n` for the next call.
-static ARGS: Global<RefCell<Vec<Option<Vec<u8>>>>> = Global(RefCell::new(Vec::new()));
+/// String arguments queued by `a`/`n` for the next call, in one buffer: each is
+/// its length (4 bytes, little-endian; `u32::MAX` for an absent one), then its
+/// UTF-8. One buffer instead of a vector of vectors: less code for every viewer.
+static ARGS: Global<RefCell<Vec<u8>>> = Global(RefCell::new(Vec::new()));
 /// The last text answered.
 static OUT: Global<RefCell<String>> = Global(RefCell::new(String::new()));
 
@@ -49,16 +51,19 @@ static OUT: Global<RefCell<String>> = Global(RefCell::new(String::new()));
 #[export_name = "a"]
 pub extern "C" fn arg(len: usize) -> *mut u8 {
     let mut args = ARGS.0.borrow_mut();
-    args.push(Some(alloc::vec![0; len]));
-    args.last_mut()
-        .and_then(|a| a.as_mut())
-        .map_or(core::ptr::null_mut(), |v| v.as_mut_ptr())
+    args.extend_from_slice(&(len as u32).to_le_bytes());
+    let at = args.len();
+    args.resize(at + len, 0);
+    // SAFETY: `at` is at most the length.
+    unsafe { args.as_mut_ptr().add(at) }
 }
 
 /// Queues an absent string argument.
 #[export_name = "n"]
 pub extern "C" fn none() {
-    ARGS.0.borrow_mut().push(None);
+    ARGS.0
+        .borrow_mut()
+        .extend_from_slice(&u32::MAX.to_le_bytes());
 }
 
 /// Where the last text answered starts.
@@ -67,24 +72,31 @@ pub extern "C" fn out() -> *const u8 {
     OUT.0.borrow().as_ptr()
 }
 
-/// Takes the queued string arguments (invalid UTF-8, which `TextEncoder` never
-/// writes, reads as absent).
+/// Takes the queued string arguments.
 fn take_args() -> Args {
-    let args = core::mem::take(&mut *ARGS.0.borrow_mut());
-    Args(args.into_iter())
+    Args(core::mem::take(&mut *ARGS.0.borrow_mut()), 0)
 }
 
-/// The queued string arguments, in order; missing ones are absent.
-struct Args(alloc::vec::IntoIter<Option<Vec<u8>>>);
+/// The queued string arguments (the buffer and a read position), in order;
+/// missing ones are absent.
+struct Args(Vec<u8>, usize);
 
 impl Args {
     fn next(&mut self) -> Option<String> {
+        let at = self.1;
+        let len = u32::from_le_bytes(self.0.get(at..at + 4)?.try_into().ok()?);
+        self.1 = at + 4;
+        if len == u32::MAX {
+            return None;
+        }
+        let end = self.1 + len as usize;
+        let bytes = self.0.get(self.1..end)?;
+        self.1 = end;
         // SAFETY: only `put` in js/vidpulse.js writes these bytes, and they come
         // from `TextEncoder.encode`, whose output is always valid UTF-8.
-        self.0
-            .next()
-            .flatten()
-            .map(|v| unsafe { String::from_utf8_unchecked(v) })
+        Some(String::from(unsafe {
+            core::str::from_utf8_unchecked(bytes)
+        }))
     }
 }
 
