@@ -375,7 +375,8 @@ export function monitor(video, o) {
   }
   const init = num('playerInitTime');
   const player = (k) => string(o.player, k, `options.player.${k}`);
-  const strings = [player('name'), player('version'), opt('experiment')];
+  // An unnamed player is the element itself.
+  const strings = [player('name') ?? 'html5', player('version'), opt('experiment')];
   const id = opt('viewerId'), { cookieless, onBeacon } = o, consented = o.consent !== false;
   const dnt = o.respectDoNotTrack && navigator.doNotTrack === '1';
   // Cookieless: an empty id asks the collector for a daily one; nothing stored

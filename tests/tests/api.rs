@@ -232,6 +232,12 @@ mod scenario {
         let replayed = replay(&t);
         let last = replayed.last().context("the replay queued no beacon")?;
         ensure!(last.metrics.view_ended, "{:?}", last.metrics);
+        // No `player` option: the bare element, named `html5`.
+        ensure!(
+            last.context.player_name.as_deref() == Some("html5"),
+            "{:?}",
+            last.context
+        );
         let browser = json(&r, "snapshot")?;
         let replay_json = serde_json::to_value(&last.metrics)?;
         for (k, v) in replay_json.as_object().context("metrics object")? {

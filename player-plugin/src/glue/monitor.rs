@@ -132,8 +132,10 @@ impl Monitor {
 }
 
 /// Creates a monitor for `sender` and answers its handle. `seed_hi`/`seed_lo`:
-/// 64 random bits for view ids, as two 32-bit numbers. Strings: video id, title, series, cdn, page host, page path, player name, player
-/// version, experiment, source. Absent times are NaN, an absent duration -1.
+/// 64 random bits for view ids, as two 32-bit numbers. Strings: video id,
+/// title, series, cdn, page host, page path, player name (the JS says `html5`
+/// for the bare element), player version, experiment, source. Absent times are
+/// NaN, an absent duration -1.
 #[export_name = "c"]
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn create(
@@ -156,7 +158,7 @@ pub extern "C" fn create(
     let context = ViewContext {
         page_host: a.next(),
         page_path: a.next(),
-        player_name: Some(a.next().unwrap_or_else(|| "html5".into())),
+        player_name: a.next(),
         player_version: a.next(),
         autoplay: false,
         experiment: a.next(),
