@@ -29,7 +29,7 @@ export interface MonitorOptions {
     experiment?: string;
     /** Share of viewers measured, in (0, 1], stable per viewer (default 1). */
     sampleRate?: number;
-    /** Measure nothing when the browser sends Do Not Track. */
+    /** Measure, store and send nothing when the browser sends Do Not Track. */
     respectDoNotTrack?: boolean;
     /** false: nothing is stored or sent until setConsent(true) (default true). */
     consent?: boolean;

@@ -377,11 +377,14 @@ export function monitor(video, o) {
   const player = (k) => string(o.player, k, `options.player.${k}`);
   // An unnamed player is the element itself.
   const strings = [player('name') ?? 'html5', player('version'), opt('experiment')];
-  const id = opt('viewerId'), { cookieless, onBeacon } = o, consented = o.consent !== false;
+  const id = opt('viewerId'), { cookieless, onBeacon } = o;
   const dnt = o.respectDoNotTrack && navigator.doNotTrack === '1';
+  // Do Not Track respected is no consent: nothing stored or sent, not even the
+  // queues earlier pages saved.
+  const consented = o.consent !== false && !dnt;
   // Cookieless: an empty id asks the collector for a daily one; nothing stored
   // (nor with Do Not Track respected, where nothing is measured).
-  const viewer = id ?? (cookieless ? '' : viewerId(consented && !dnt));
+  const viewer = id ?? (cookieless ? '' : viewerId(consented));
   // Sampling is decided per viewer, so a viewer is in or out on every page.
   const watched = !dnt && sampled(viewer, rate);
   const perf = performance;

@@ -17,6 +17,7 @@ api_test!(
     undelivered_beacons_are_saved_for_the_next_page,
     without_consent_nothing_is_stored_or_sent,
     without_consent_earlier_pages_queues_stay_unsent,
+    with_do_not_track_respected_nothing_is_sent,
     a_sampled_out_viewer_is_not_measured,
     cookieless_mode_stores_nothing_and_says_so,
 );
@@ -149,6 +150,49 @@ mod scenario {
             ),
             "and claimed: only this page's key holds it now: {r}"
         );
+        Ok(())
+    }
+
+    /// Do Not Track respected: the page measures nothing, keeps no viewer id, and
+    /// leaves the queue an earlier page saved unsent.
+    pub async fn with_do_not_track_respected_nothing_is_sent(h: &Harness) -> Result<()> {
+        let earlier = h
+            .js(
+                "const el = vp.video(); const h = vp.m.monitor(el, vp.options('t-dnt').opts); \
+                 vp.fire(el, 'play'); h.destroy(); localStorage.removeItem('vidpulse.viewer'); \
+                 return vp.keys('\"t-dnt\"');",
+            )
+            .await?;
+        ensure!(
+            earlier.as_array().is_some_and(|k| k.len() == 1),
+            "the earlier page saved one queue: {earlier}"
+        );
+        open(h, DEBUG_CORE).await?;
+        let r = h
+            .js(
+                "Object.defineProperty(navigator, 'doNotTrack', { get: () => '1' }); \
+                 const calls = []; const f = window.fetch; \
+                 window.fetch = (url, init) => { calls.push(String(init && init.body)); return f(url, init); }; \
+                 navigator.sendBeacon = (url, body) => { calls.push(String(body)); return true; }; \
+                 const el = vp.video(); const { opts } = vp.options('t-dnt'); \
+                 opts.respectDoNotTrack = true; \
+                 const h = vp.m.monitor(el, opts); vp.fire(el, 'play'); h.flush(); \
+                 window.dispatchEvent(new Event('pagehide')); \
+                 const snap = vp.snap(h); h.destroy(); \
+                 return { calls, kept: vp.keys('\"t-dnt\"'), \
+                          viewer: localStorage.getItem('vidpulse.viewer'), snap };",
+            )
+            .await?;
+        ensure!(
+            r["calls"] == Value::Array(vec![]),
+            "sent with Do Not Track: {r}"
+        );
+        ensure!(
+            r["kept"] == earlier,
+            "the earlier queue stays as it was: {r}"
+        );
+        ensure!(r["viewer"].is_null(), "a viewer id was stored: {r}");
+        ensure!(is_null(&json(&r, "snap")?, "view_id"), "measured: {r}");
         Ok(())
     }
 
