@@ -95,25 +95,10 @@ mod scenario {
     /// page without consent, even as it plays and hides (`pagehide`, which would
     /// `sendBeacon` everything); it goes once consent is given.
     pub async fn without_consent_earlier_pages_queues_stay_unsent(h: &Harness) -> Result<()> {
-        let earlier = h
-            .js(
-                "const el = vp.video(); const h = vp.m.monitor(el, vp.options('t-later').opts); \
-                 vp.fire(el, 'play'); h.destroy(); \
-                 return vp.keys('\"t-later\"');",
-            )
-            .await?;
-        ensure!(
-            earlier.as_array().is_some_and(|k| k.len() == 1),
-            "the earlier page saved one queue: {earlier}"
-        );
-        // The next page: a fresh plugin, with every request it makes recorded.
-        open(h, DEBUG_CORE).await?;
+        let earlier = earlier_page_then_recording(h, "t-later").await?;
         let r = h
             .js(
-                "const calls = []; \
-                 const f = window.fetch; \
-                 window.fetch = (url, init) => { calls.push(String(init && init.body)); return f(url, init); }; \
-                 navigator.sendBeacon = (url, body) => { calls.push(String(body)); return true; }; \
+                "const calls = window.calls; \
                  const el = vp.video(); const { opts } = vp.options('t-later'); opts.consent = false; \
                  const h = vp.m.monitor(el, opts); vp.fire(el, 'play'); h.flush(); \
                  window.dispatchEvent(new Event('pagehide')); \
@@ -156,24 +141,11 @@ mod scenario {
     /// Do Not Track respected: the page measures nothing, keeps no viewer id, and
     /// leaves the queue an earlier page saved unsent.
     pub async fn with_do_not_track_respected_nothing_is_sent(h: &Harness) -> Result<()> {
-        let earlier = h
-            .js(
-                "const el = vp.video(); const h = vp.m.monitor(el, vp.options('t-dnt').opts); \
-                 vp.fire(el, 'play'); h.destroy(); localStorage.removeItem('vidpulse.viewer'); \
-                 return vp.keys('\"t-dnt\"');",
-            )
-            .await?;
-        ensure!(
-            earlier.as_array().is_some_and(|k| k.len() == 1),
-            "the earlier page saved one queue: {earlier}"
-        );
-        open(h, DEBUG_CORE).await?;
+        let earlier = earlier_page_then_recording(h, "t-dnt").await?;
         let r = h
             .js(
                 "Object.defineProperty(navigator, 'doNotTrack', { get: () => '1' }); \
-                 const calls = []; const f = window.fetch; \
-                 window.fetch = (url, init) => { calls.push(String(init && init.body)); return f(url, init); }; \
-                 navigator.sendBeacon = (url, body) => { calls.push(String(body)); return true; }; \
+                 const calls = window.calls; \
                  const el = vp.video(); const { opts } = vp.options('t-dnt'); \
                  opts.respectDoNotTrack = true; \
                  const h = vp.m.monitor(el, opts); vp.fire(el, 'play'); h.flush(); \
@@ -235,5 +207,32 @@ mod scenario {
         ensure!(first.contains("\"cookieless\":true"), "{first}");
         ensure!(first.contains("\"viewer_id\":\"\""), "{first}");
         Ok(())
+    }
+
+    /// An earlier page monitors a view for `property` with a dead collector, so its
+    /// queue is saved (answers its one key); then the next page opens, with every
+    /// request it makes (`fetch` bodies, `sendBeacon` bodies) recorded in
+    /// `window.calls`.
+    async fn earlier_page_then_recording(h: &Harness, property: &str) -> Result<Value> {
+        let earlier = h
+            .js(&format!(
+                "const el = vp.video(); const h = vp.m.monitor(el, vp.options('{property}').opts); \
+                 vp.fire(el, 'play'); h.destroy(); localStorage.removeItem('vidpulse.viewer'); \
+                 return vp.keys('\"{property}\"');"
+            ))
+            .await?;
+        ensure!(
+            earlier.as_array().is_some_and(|k| k.len() == 1),
+            "the earlier page saved one queue: {earlier}"
+        );
+        open(h, DEBUG_CORE).await?;
+        h.js(
+            "window.calls = []; const f = window.fetch; \
+             window.fetch = (url, init) => { calls.push(String(init && init.body)); return f(url, init); }; \
+             navigator.sendBeacon = (url, body) => { calls.push(String(body)); return true; }; \
+             return null;",
+        )
+        .await?;
+        Ok(earlier)
     }
 }
