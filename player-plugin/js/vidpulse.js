@@ -232,7 +232,7 @@ function deliver(m, beacon, f, at) {
   send(m.s, core.e(h), beacon);
 }
 
-/** The clock (`at`, else now) and the element's state, as `b` and `s` take them. */
+/** The clock (`at`, else now) and the element's state, as `b` takes them. */
 function state(m, at) {
   const v = m.v;
   return [m.h, at ?? performance.now(), v.currentTime, v.paused | (v.seeking << 1) | (v.ended << 2),
@@ -290,7 +290,8 @@ class Monitor {
 
   /** The current (or last) view's metrics as a plain object. */
   snapshot() {
-    return JSON.parse(text(core.s(...state(this))));
+    core.b(...state(this)); // the clock and element now; feeds nothing
+    return JSON.parse(text(core.s(this.h)));
   }
 
   /** Sends the current state now. */

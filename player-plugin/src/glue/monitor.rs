@@ -321,23 +321,13 @@ pub extern "C" fn wants_frames(h: usize) -> bool {
     with(h, |m| m.engine.wants_frames()).unwrap_or(false)
 }
 
-/// The current (or last) view's metrics as JSON at `now` with the element's
-/// state (as `b` takes them). Reading is not an input: nothing is kept.
+/// The current (or last) view's metrics as JSON at the clock and element state
+/// the last `b` gave (the shell calls `b` first). Reading is not an input: the
+/// engine is not fed, and the next input begins with its own `b`.
 #[export_name = "s"]
-pub extern "C" fn snapshot(
-    h: usize,
-    now: f64,
-    time: f64,
-    flags: u32,
-    ready: u32,
-    rate: f64,
-    dur: f64,
-) -> i32 {
+pub extern "C" fn snapshot(h: usize) -> i32 {
     answer(with(h, |m| {
-        let now = trace::quantize_ms(now.max(m.now)).1;
-        let s = m
-            .engine
-            .snapshot(now, &state(time, flags, ready, rate, dur));
+        let s = m.engine.snapshot(m.now, &m.el);
         crate::json::snapshot(s.view_id.as_deref(), s.seq, &s.metrics)
     }))
 }
