@@ -46,7 +46,8 @@ fn core(ws: &Workspace, features: &str, out: &Path) -> Result<()> {
     // measured). Only this build, for the wasm target, gets it.
     let mut rustflags = String::from("-C llvm-args=-inline-threshold=0");
     let mut cmd = util::cargo_cmd(&ws.root);
-    if build_std() {
+    let size_options = build_std();
+    if size_options {
         // `core` and `alloc` compiled with the plugin (`-Zbuild-std`, from the
         // rust-src component), so they get its size profile and LTO, and panics
         // abort on the spot (`-Cpanic=immediate-abort`) instead of formatting a
@@ -59,7 +60,6 @@ fn core(ws: &Workspace, features: &str, out: &Path) -> Result<()> {
         cmd.env("RUSTC_BOOTSTRAP", "1")
             .arg("-Zbuild-std=core,alloc");
     }
-    let size_options = build_std();
     run(cmd
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", rustflags)
         .args([
