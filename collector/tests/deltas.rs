@@ -1,17 +1,28 @@
 //! Delta beacons over real HTTP against a real redb file: a delta is stored as
 //! the whole beacon it stands for (rollups included), a delta on another base
 //! is a 409 that changes nothing, a stale one changes nothing, a bad one is a
-//! 400 naming its member. The deltas are written by the plugin's own writer.
+//! 400 naming its member. The deltas are written by the plugin's own writer
+//! (`player-plugin/js/outbox.js`, run by node).
 
 mod common;
+#[path = "../../player-plugin/tests/node/mod.rs"]
+mod node;
 
 use common::{batch, batch_of, beacon, Harness, T0};
-use vidpulse_plugin::json;
 use vidpulse_plugin::wire::{Beacon, NotableEvent, Reason, WIRE_VERSION};
 
 /// A body of deltas only, as the plugin's outbox writes it.
 fn deltas_body(property: &str, deltas: &[String]) -> Vec<u8> {
-    json::batch(WIRE_VERSION, property, "", &[], deltas).into_bytes()
+    format!(
+        r#"{{"v":{WIRE_VERSION},"p":{property:?},"d":[{}]}}"#,
+        deltas.join(",")
+    )
+    .into_bytes()
+}
+
+/// `cur` as the plugin's delta from `base`.
+fn delta(base: &Beacon, cur: &Beacon) -> Option<String> {
+    node::Node::start().delta(base, cur)
 }
 
 /// `seq` of view `id` a steady 10 s after `base`, with a stall event.
@@ -49,7 +60,7 @@ async fn a_delta_is_stored_as_the_whole_beacon_it_stands_for() {
         200
     );
     let second = next(&first, 1);
-    let d = json::delta(&first, &second).unwrap();
+    let d = delta(&first, &second).unwrap();
     let (status, reply) = h
         .post_raw(deltas_body("demo", &[d]), Some("text/plain"))
         .await;
@@ -81,13 +92,12 @@ async fn a_delta_is_stored_as_the_whole_beacon_it_stands_for() {
     // A second delta builds on the first resolved one; a batch may mix forms.
     let third = next(&second, 2);
     let other = beacon("v2", 0, T0);
-    let body = json::batch(
-        WIRE_VERSION,
-        "demo",
-        "viewer-9",
-        &[json::beacon(&other)],
-        &[json::delta(&want, &third).unwrap()],
-    );
+    let body = format!(
+        r#"{{"v":{WIRE_VERSION},"property":"demo","viewer_id":"viewer-9","beacons":[{}],"d":[{}]}}"#,
+        serde_json::to_string(&other).unwrap(),
+        delta(&want, &third).unwrap()
+    )
+    .into_bytes();
     let (status, reply) = h.post_raw(body, Some("text/plain")).await;
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["accepted"], 2, "{reply}");
@@ -113,7 +123,7 @@ async fn a_delta_that_cannot_be_resolved_exactly_is_a_conflict_and_changes_nothi
     assert_eq!(h.post(&batch(vec![second.clone()])).await.0, 200);
     let before = h.views().await;
     // Built on seq 0 while seq 1 is stored (an acknowledgement was lost).
-    let d = json::delta(&first, &next(&second, 2)).unwrap();
+    let d = delta(&first, &next(&second, 2)).unwrap();
     let (status, reply) = h.post_raw(deltas_body("demo", &[d]), None).await;
     assert_eq!(
         (status, reply["field"].as_str()),
@@ -122,7 +132,7 @@ async fn a_delta_that_cannot_be_resolved_exactly_is_a_conflict_and_changes_nothi
     );
     // Of a view the collector does not have (erased, or another collector).
     let ghost = beacon("ghost", 0, T0);
-    let d = json::delta(&ghost, &next(&ghost, 1)).unwrap();
+    let d = delta(&ghost, &next(&ghost, 1)).unwrap();
     let (status, reply) = h.post_raw(deltas_body("demo", &[d]), None).await;
     assert_eq!(
         (status, reply["field"].as_str()),
@@ -130,8 +140,8 @@ async fn a_delta_that_cannot_be_resolved_exactly_is_a_conflict_and_changes_nothi
         "{reply}"
     );
     // One conflict refuses the whole batch: the good delta before it is not stored.
-    let good = json::delta(&beacon("v3", 0, T0), &next(&beacon("v3", 0, T0), 1)).unwrap();
-    let bad = json::delta(&first, &next(&second, 2)).unwrap();
+    let good = delta(&beacon("v3", 0, T0), &next(&beacon("v3", 0, T0), 1)).unwrap();
+    let bad = delta(&first, &next(&second, 2)).unwrap();
     let (status, reply) = h.post_raw(deltas_body("demo", &[good, bad]), None).await;
     assert_eq!(
         (status, reply["field"].as_str()),
@@ -151,7 +161,7 @@ async fn a_stale_delta_changes_nothing() {
         200
     );
     let before = h.views().await;
-    let d = json::delta(&first, &second).unwrap();
+    let d = delta(&first, &second).unwrap();
     let (status, reply) = h.post_raw(deltas_body("demo", &[d]), None).await;
     assert_eq!(status, 200, "{reply}");
     assert_eq!(

@@ -3,8 +3,9 @@
 // `await init()` loads the wasm core; `monitor(video, options)` measures a
 // <video>. This file does the I/O the core cannot: it reads the options and the
 // element, owns the listeners, timers, fetch, sendBeacon and localStorage, and
-// hands every input to the core (src/glue/ in the crate), which decides
-// everything: the metrics, the beacons, what a batch holds, when to retry.
+// hands every input to the core (src/glue/ in the crate), which decides the
+// metrics and the beacons; what a batch holds and when to retry is decided by
+// the delivery queue (outbox.js, bundled into this file by `cargo xtask plugin`).
 // The core's exports are one-letter names; src/glue/mod.rs lists them.
 //
 // Rules kept here:
@@ -12,6 +13,8 @@
 //   the core's trace of a monitor is complete.
 // - Listeners are kept with their removers: destroy() removes every one.
 // - Nothing is stored or sent without consent; cookieless stores nothing.
+
+import { Outbox } from './outbox.js';
 
 /** Media events the core needs, by DOM name; the index is the core's input number. */
 const EVENTS = [
@@ -121,10 +124,9 @@ function sender(url, property, viewer, persist, consented, hook) {
   const prefix = OUTBOX_KEY + JSON.stringify([url, property]);
   let s = senders.get(prefix);
   if (s) return s;
-  put(property);
-  put(viewer);
-  s = { _id: core.S(), _url: url, _persist: persist, _prefix: prefix, _key: prefix + hex(12),
-    _hooks: [], _on: true, _claimed: false, _timer: 0 };
+  const queue = () => new Outbox(property, viewer);
+  s = { _q: queue(), _queue: queue, _url: url, _persist: persist, _prefix: prefix,
+    _key: prefix + hex(12), _hooks: [], _on: true, _claimed: false, _timer: 0 };
   senders.set(prefix, s);
   // The page's hook sees even the first batch (the queues claimed just now).
   if (typeof hook === 'function') s._hooks.push(hook);
@@ -139,8 +141,7 @@ function claim(s) {
   storage((l) => {
     for (const k of Object.keys(l)) {
       if (!k.startsWith(s._prefix)) continue;
-      put(l.getItem(k));
-      core.R(s._id);
+      s._q.restore(l.getItem(k));
       l.removeItem(k);
     }
   });
@@ -149,8 +150,8 @@ function claim(s) {
 /** Saves the queue after every change (removes the key when there is nothing to keep). */
 function save(s) {
   if (!s._persist) return;
-  const n = core.V(s._id);
-  storage((l) => (n < 0 ? l.removeItem(s._key) : l.setItem(s._key, text(n))));
+  const saved = s._q.save();
+  storage((l) => (saved ? l.setItem(s._key, saved) : l.removeItem(s._key)));
 }
 
 /** Calls the page's hooks with a body sent, as a plain object. */
@@ -167,31 +168,32 @@ function notify(s, body) {
 function pump(s, status) {
   const now = performance.now();
   if (status !== undefined) {
-    core.F(s._id, status, now, Math.random());
+    s._q.finish(status, now, Math.random());
     save(s);
   }
-  const n = core.B(s._id, now);
-  if (n < 0) {
-    const wait = core.T(s._id, now);
-    if (wait >= 0 && !s._timer) s._timer = setTimeout(() => { s._timer = 0; pump(s); }, wait);
+  const body = s._on && s._q.batch(now), at = s._q.retryAt();
+  if (!body) {
+    // 1 ms late, so the timer fires after the retry time, not just before it.
+    if (at >= 0 && !s._timer) {
+      s._timer = setTimeout(() => { s._timer = 0; pump(s); }, Math.min(Math.max(at - now, 0), 2e9) + 1);
+    }
     return;
   }
-  const body = text(n);
-  fetch(s._url, { method: 'POST', body, keepalive: n <= MAX_KEEPALIVE_BODY })
+  fetch(s._url, { method: 'POST', body, keepalive: enc.encode(body).length <= MAX_KEEPALIVE_BODY })
     .then((r) => pump(s, r.status), () => pump(s, 0));
   notify(s, body);
 }
 
-/** After `queued` new beacons: save, and send (with `sendBeacon` too when the
- *  page is going away). */
-function send(s, queued, beacon) {
-  if (!s._on || (!queued && !beacon)) return;
+/** Queues the beacons the core wrote (`n`: their length, as `e` answers), then
+ *  saves and sends (with `sendBeacon` too when the page is going away). */
+function send(s, n, beacon) {
+  if (!s._on || (n < 0 && !beacon)) return;
+  if (n >= 0) for (const b of text(n).split('\n')) s._q.push(JSON.parse(b));
   save(s);
   if (beacon) {
-    const n = core.A(s._id);
-    const body = text(n);
+    const body = s._q.all();
     let ok = false;
-    try { ok = n >= 0 && navigator.sendBeacon(s._url, body); } catch { /* no sendBeacon here */ }
+    try { ok = body && navigator.sendBeacon(s._url, body); } catch { /* no sendBeacon here */ }
     if (ok) notify(s, body);
   }
   pump(s);
@@ -201,7 +203,7 @@ function send(s, queued, beacon) {
  *  queues where they are, unsent; on claims those and sends. */
 function consent(s, on) {
   s._on = on;
-  core.E(s._id, on);
+  if (!on) s._q = s._queue();
   if (on) claim(s);
   save(s);
   if (on) pump(s);
@@ -399,7 +401,7 @@ export function monitor(video, o) {
   if (!consented && s._on) consent(s, false);
   [...meta.slice(0, 4), location.host, location.pathname, ...strings, video.currentSrc]
     .forEach(put);
-  const h = core.c(s._id, ...crypto.getRandomValues(new Uint32Array(2)), perf.timeOrigin, interval,
+  const h = core.c(...crypto.getRandomValues(new Uint32Array(2)), perf.timeOrigin, interval,
     playerInit, pageLoad, meta[4], o.autoplay === undefined ? video.autoplay : !!o.autoplay, !!o.debug);
   const m = new Monitor(video, h, s);
   monitors.set(video, m);

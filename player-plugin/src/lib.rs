@@ -3,9 +3,9 @@
 //! - [`wire`]: the beacon format shared with the collector.
 //! - [`engine`]: the sans-IO playback engine that turns media events into QoE metrics.
 //! - [`json`]: the JSON writer for beacons, snapshots and traces.
-//! - [`outbox`]: the sans-IO delivery queue (merging, backoff, persistence).
 //! - `glue` (wasm32 only): the wasm side of the browser binding; the page-facing
-//!   half, `monitor(video, options)`, is the hand-written `js/vidpulse.js`.
+//!   half, `monitor(video, options)`, is the hand-written `js/vidpulse.js`, and
+//!   the delivery queue (batching, retries, deltas) is `js/outbox.js`.
 //!
 //! The shipped plugin (`cargo xtask plugin`) is built with the `nostd` feature:
 //! without the Rust standard library, so a panic aborts (a wasm `unreachable`
@@ -19,7 +19,6 @@ extern crate alloc;
 pub mod engine;
 mod fmath;
 pub mod json;
-pub mod outbox;
 pub mod wire;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,5 +1,5 @@
 //! The plugin's own JSON writer against serde_json, natively: for many generated
-//! beacons, batches and traces (every variant, every optional field present and
+//! beacons and traces (every variant, every optional field present and
 //! absent, edge integers, strings with quotes, control characters and non-ASCII),
 //! the writer's text is byte-for-byte serde_json's, and serde parses it back into
 //! the same value, so the collector's decoding cannot tell the difference.
@@ -7,7 +7,7 @@
 use vidpulse_plugin::engine::trace::{Trace, TraceElement, TraceHeader, TraceInput, TraceRecord};
 use vidpulse_plugin::engine::MediaEvent;
 use vidpulse_plugin::json;
-use vidpulse_plugin::wire::{Batch, Beacon, ViewMetrics, WIRE_VERSION};
+use vidpulse_plugin::wire::{Beacon, ViewMetrics};
 
 mod gen;
 
@@ -183,29 +183,6 @@ fn a_steady_beacon_leaves_out_its_zero_metrics() {
         "{ours}"
     );
     assert!(!ours.contains("rebuffer_count"), "{ours}");
-}
-
-#[test]
-fn batches_are_written_as_serde_writes_them_without_default_metrics() {
-    let mut r = Rng(2);
-    for _ in 0..300 {
-        let beacons: Vec<Beacon> = (0..r.below(4)).map(|_| beacon(&mut r)).collect();
-        let viewer_id = if r.flag() { String::new() } else { r.string() };
-        let batch = Batch {
-            v: WIRE_VERSION,
-            property: r.string(),
-            cookieless: viewer_id.is_empty(),
-            viewer_id,
-            beacons,
-            d: Vec::new(),
-        };
-        let parts: Vec<String> = batch.beacons.iter().map(json::beacon).collect();
-        let ours = json::batch(batch.v, &batch.property, &batch.viewer_id, &parts, &[]);
-        let parsed: serde_json::Value = serde_json::from_str(&ours).unwrap();
-        assert_eq!(parsed, serde_without_default_metrics(&batch), "{ours}");
-        let back: Batch = serde_json::from_str(&ours).unwrap();
-        assert_eq!(back, batch);
-    }
 }
 
 #[test]

@@ -1,7 +1,21 @@
-//! The delivery queue, natively: merging per view, batching, backoff, persistence.
+//! The delivery queue (`js/outbox.js`, run by node): merging per view,
+//! batching, backoff, persistence, deltas; every body parsed as a `wire::Batch`
+//! and every delta resolved as the collector resolves it.
 
-use vidpulse_plugin::outbox::{Outbox, OutboxConfig, Outcome};
+mod node;
+
+use node::JsOutbox;
 use vidpulse_plugin::wire::{Batch, Beacon, NotableEvent, Reason, VideoMeta, ViewMetrics};
+
+/// Statuses by what the outbox makes of them.
+const STORED: u16 = 200;
+const REJECTED: u16 = 400;
+const RETRY: u16 = 503;
+const CONFLICT: u16 = 409;
+
+fn outbox() -> JsOutbox {
+    JsOutbox::new("p", "v", "{}")
+}
 
 fn beacon(view: &str, seq: u32, watch_ms: u64, events: Vec<NotableEvent>) -> Beacon {
     Beacon {
@@ -32,13 +46,13 @@ fn parse(body: &str) -> Batch {
 
 #[test]
 fn a_newer_beacon_replaces_the_queued_one_and_keeps_its_events() {
-    let mut o = Outbox::new(OutboxConfig::default());
-    o.push(beacon("a", 0, 0, vec![]));
-    o.push(beacon("a", 1, 10_000, vec![stall(3000)]));
-    o.push(beacon("b", 0, 0, vec![]));
-    o.push(beacon("a", 2, 20_000, vec![stall(15_000)]));
+    let mut o = JsOutbox::new("demo", "viewer-1", "{}");
+    o.push(&beacon("a", 0, 0, vec![]));
+    o.push(&beacon("a", 1, 10_000, vec![stall(3000)]));
+    o.push(&beacon("b", 0, 0, vec![]));
+    o.push(&beacon("a", 2, 20_000, vec![stall(15_000)]));
     assert_eq!(o.len(), 2);
-    let batch = parse(&o.take_batch(0.0, "demo", "viewer-1").unwrap());
+    let batch = parse(&o.batch(0.0).unwrap());
     assert_eq!(batch.property, "demo");
     assert_eq!(batch.viewer_id, "viewer-1");
     let a = &batch.beacons[0];
@@ -51,35 +65,28 @@ fn a_newer_beacon_replaces_the_queued_one_and_keeps_its_events() {
 
 #[test]
 fn merged_events_keep_the_newest_up_to_the_limit() {
-    let cfg = OutboxConfig {
-        max_events: 3,
-        ..OutboxConfig::default()
-    };
-    let mut o = Outbox::new(cfg);
-    o.push(beacon("a", 0, 0, vec![stall(1), stall(2)]));
-    o.push(beacon("a", 1, 10, vec![stall(3)]));
-    o.push(beacon("a", 2, 20, vec![stall(4), stall(5)]));
-    let batch = parse(&o.take_batch(0.0, "demo", "viewer-1").unwrap());
+    let mut o = JsOutbox::new("p", "v", r#"{"maxEvents":3}"#);
+    o.push(&beacon("a", 0, 0, vec![stall(1), stall(2)]));
+    o.push(&beacon("a", 1, 10, vec![stall(3)]));
+    o.push(&beacon("a", 2, 20, vec![stall(4), stall(5)]));
+    let batch = parse(&o.batch(0.0).unwrap());
     assert_eq!(batch.beacons[0].events, [stall(3), stall(4), stall(5)]);
 }
 
 #[test]
 fn in_flight_entries_are_not_merged_into_and_leave_on_success() {
-    let mut o = Outbox::new(OutboxConfig::default());
-    o.push(beacon("a", 0, 0, vec![stall(1)]));
-    assert!(o.take_batch(0.0, "p", "v").is_some());
-    assert!(
-        o.take_batch(0.0, "p", "v").is_none(),
-        "one request at a time"
-    );
-    o.push(beacon("a", 1, 10_000, vec![stall(2)]));
+    let mut o = outbox();
+    o.push(&beacon("a", 0, 0, vec![stall(1)]));
+    assert!(o.batch(0.0).is_some());
+    assert!(o.batch(0.0).is_none(), "one request at a time");
+    o.push(&beacon("a", 1, 10_000, vec![stall(2)]));
     assert_eq!(o.len(), 2);
-    o.finish(Outcome::Stored, 100.0, 0.5);
+    o.finish(STORED, 100.0, 0.5);
     let mut collector = Collector::default();
     collector
         .stored
         .insert("a".into(), beacon("a", 0, 0, vec![]));
-    let sent = collector.receive(&o.take_batch(100.0, "p", "v").unwrap());
+    let sent = collector.receive(&o.batch(100.0).unwrap());
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].seq, 1);
     assert_eq!(sent[0].events, [stall(2)], "no event sent twice");
@@ -87,28 +94,20 @@ fn in_flight_entries_are_not_merged_into_and_leave_on_success() {
 
 #[test]
 fn failures_back_off_exponentially_with_jitter_and_keep_everything() {
-    let cfg = OutboxConfig {
-        backoff_base_ms: 1000.0,
-        backoff_max_ms: 8000.0,
-        ..OutboxConfig::default()
-    };
-    let mut o = Outbox::new(cfg);
-    o.push(beacon("a", 0, 0, vec![]));
+    let mut o = JsOutbox::new("p", "v", r#"{"backoffBaseMs":1000,"backoffMaxMs":8000}"#);
+    o.push(&beacon("a", 0, 0, vec![]));
     let mut now = 0.0;
     let mut delays = Vec::new();
     for _ in 0..6 {
-        assert!(o.take_batch(now, "p", "v").is_some());
-        o.finish(Outcome::Retry, now, 1.0);
+        assert!(o.batch(now).is_some());
+        o.finish(RETRY, now, 1.0);
         let at = o.retry_at().unwrap();
-        assert!(
-            o.take_batch(at - 1.0, "p", "v").is_none(),
-            "not before the retry time"
-        );
+        assert!(o.batch(at - 1.0).is_none(), "not before the retry time");
         delays.push(at - now);
         now = at;
     }
     assert_eq!(delays, [1000.0, 2000.0, 4000.0, 8000.0, 8000.0, 8000.0]);
-    o.finish(Outcome::Retry, now, 0.0);
+    o.finish(RETRY, now, 0.0);
     assert_eq!(
         o.retry_at().unwrap() - now,
         4000.0,
@@ -117,38 +116,45 @@ fn failures_back_off_exponentially_with_jitter_and_keep_everything() {
     assert_eq!(o.len(), 1);
     // Back up: delivered, and the backoff resets.
     let now = o.retry_at().unwrap();
-    assert!(o.take_batch(now, "p", "v").is_some());
-    o.finish(Outcome::Stored, now, 0.5);
-    assert!(o.is_empty());
+    assert!(o.batch(now).is_some());
+    o.finish(STORED, now, 0.5);
+    assert_eq!(o.len(), 0);
     assert_eq!(o.retry_at(), None);
 }
 
 #[test]
 fn rejected_batches_are_dropped_not_retried_forever() {
-    assert_eq!(Outcome::from_status(200), Outcome::Stored);
-    assert_eq!(Outcome::from_status(400), Outcome::Rejected);
-    assert_eq!(Outcome::from_status(413), Outcome::Rejected);
-    assert_eq!(Outcome::from_status(429), Outcome::Retry);
-    assert_eq!(Outcome::from_status(503), Outcome::Retry);
-    assert_eq!(Outcome::from_status(0), Outcome::Retry);
-    let mut o = Outbox::new(OutboxConfig::default());
-    o.push(beacon("a", 0, 0, vec![]));
-    o.take_batch(0.0, "p", "v");
-    o.finish(Outcome::Rejected, 0.0, 0.5);
-    assert!(o.is_empty());
+    for (status, kept) in [
+        (200, false),
+        (204, false),
+        (400, false),
+        (413, false),
+        (408, true),
+        (429, true),
+        (500, true),
+        (503, true),
+        (0, true),
+    ] {
+        let mut o = outbox();
+        o.push(&beacon("a", 0, 0, vec![]));
+        o.batch(0.0).unwrap();
+        o.finish(status, 0.0, 0.5);
+        assert_eq!(o.len(), usize::from(kept), "status {status}");
+        assert_eq!(o.retry_at().is_some(), kept, "status {status}");
+    }
 }
 
 #[test]
 fn saved_entries_survive_a_reload_and_are_sent_as_they_were() {
-    let mut o = Outbox::new(OutboxConfig::default());
-    o.push(beacon("a", 3, 30_000, vec![stall(9)]));
-    o.push(beacon("b", 1, 5_000, vec![]));
+    let mut o = outbox();
+    o.push(&beacon("a", 3, 30_000, vec![stall(9)]));
+    o.push(&beacon("b", 1, 5_000, vec![]));
     let saved = o.save();
     assert_eq!(saved.lines().count(), 2);
-    let mut next_page = Outbox::new(OutboxConfig::default());
+    let mut next_page = outbox();
     next_page.restore(&saved);
-    next_page.push(beacon("c", 0, 0, vec![]));
-    let batch = parse(&next_page.take_batch(0.0, "p", "v").unwrap());
+    next_page.push(&beacon("c", 0, 0, vec![]));
+    let batch = parse(&next_page.batch(0.0).unwrap());
     let seen: Vec<(&str, u32)> = batch
         .beacons
         .iter()
@@ -157,25 +163,20 @@ fn saved_entries_survive_a_reload_and_are_sent_as_they_were() {
     assert_eq!(seen, [("a", 3), ("b", 1), ("c", 0)]);
     assert_eq!(batch.beacons[0].events, [stall(9)]);
     // The page-hide body carries everything and removes nothing.
-    let all = parse(&next_page.all("p", "v").unwrap());
+    let all = parse(&next_page.all().unwrap());
     assert_eq!(all.beacons.len(), 3);
     assert_eq!(next_page.len(), 3);
 }
 
 #[test]
 fn the_queue_is_bounded() {
-    let cfg = OutboxConfig {
-        max_entries: 3,
-        max_batch: 2,
-        ..OutboxConfig::default()
-    };
-    let mut o = Outbox::new(cfg);
+    let mut o = JsOutbox::new("p", "v", r#"{"maxEntries":3,"maxBatch":2}"#);
     for v in ["a", "b", "c", "d"] {
-        o.push(beacon(v, 0, 0, vec![]));
+        o.push(&beacon(v, 0, 0, vec![]));
     }
     assert_eq!(o.len(), 3);
-    assert_eq!(o.dropped, 1);
-    let batch = parse(&o.take_batch(0.0, "p", "v").unwrap());
+    assert_eq!(o.dropped(), 1);
+    let batch = parse(&o.batch(0.0).unwrap());
     let ids: Vec<&str> = batch.beacons.iter().map(|b| b.view_id.as_str()).collect();
     assert_eq!(
         ids,
@@ -186,14 +187,14 @@ fn the_queue_is_bounded() {
 
 #[test]
 fn an_empty_viewer_id_marks_the_batch_cookieless() {
-    let mut o = Outbox::new(OutboxConfig::default());
-    o.push(beacon("a", 0, 0, vec![]));
-    let batch = parse(&o.take_batch(0.0, "p", "").unwrap());
+    let mut o = JsOutbox::new("p", "", "{}");
+    o.push(&beacon("a", 0, 0, vec![]));
+    let batch = parse(&o.batch(0.0).unwrap());
     assert!(batch.cookieless);
     assert_eq!(batch.viewer_id, "");
-    let mut o = Outbox::new(OutboxConfig::default());
-    o.push(beacon("a", 0, 0, vec![]));
-    assert!(!parse(&o.take_batch(0.0, "p", "v").unwrap()).cookieless);
+    let mut o = outbox();
+    o.push(&beacon("a", 0, 0, vec![]));
+    assert!(!parse(&o.batch(0.0).unwrap()).cookieless);
 }
 
 fn titled(view: &str, seq: u32) -> Beacon {
@@ -237,22 +238,22 @@ impl Collector {
 
 #[test]
 fn once_a_view_is_stored_its_beacons_go_as_deltas() {
-    let mut o = Outbox::new(OutboxConfig::default());
+    let mut o = outbox();
     let mut c = Collector::default();
-    o.push(titled("a", 0));
-    let first = o.take_batch(0.0, "p", "v").unwrap();
+    o.push(&titled("a", 0));
+    let first = o.batch(0.0).unwrap();
     assert!(first.contains(r#""title":"Clip 1""#), "{first}");
     assert!(parse(&first).d.is_empty(), "{first}");
     // A failed request proves nothing: still whole.
-    o.finish(Outcome::Retry, 0.0, 0.0);
-    let again = o.take_batch(10_000.0, "p", "v").unwrap();
+    o.finish(RETRY, 0.0, 0.0);
+    let again = o.batch(10_000.0).unwrap();
     assert!(parse(&again).d.is_empty(), "{again}");
     assert_eq!(c.receive(&again), [titled("a", 0)]);
-    o.finish(Outcome::Stored, 10_000.0, 0.0);
+    o.finish(STORED, 10_000.0, 0.0);
 
-    o.push(titled("a", 1));
-    o.push(titled("b", 0));
-    let next = o.take_batch(10_000.0, "p", "v").unwrap();
+    o.push(&titled("a", 1));
+    o.push(&titled("b", 0));
+    let next = o.batch(10_000.0).unwrap();
     let batch = parse(&next);
     assert_eq!((batch.beacons.len(), batch.d.len()), (1, 1), "{next}");
     assert_eq!(
@@ -265,10 +266,10 @@ fn once_a_view_is_stored_its_beacons_go_as_deltas() {
         "only b's beacon names it: {next}"
     );
     assert_eq!(c.receive(&next), [titled("b", 0), titled("a", 1)]);
-    o.finish(Outcome::Stored, 10_000.0, 0.0);
-    o.push(titled("a", 2));
-    o.push(titled("b", 1));
-    let steady = o.take_batch(20_000.0, "p", "v").unwrap();
+    o.finish(STORED, 10_000.0, 0.0);
+    o.push(&titled("a", 2));
+    o.push(&titled("b", 1));
+    let steady = o.batch(20_000.0).unwrap();
     assert!(
         steady.starts_with(r#"{"v":1,"p":"p","d":["#),
         "deltas only: short, no viewer: {steady}"
@@ -285,67 +286,64 @@ fn once_a_view_is_stored_its_beacons_go_as_deltas() {
 
 #[test]
 fn a_conflict_sends_the_views_whole_at_once() {
-    assert_eq!(Outcome::from_status(409), Outcome::Conflict);
-    let mut o = Outbox::new(OutboxConfig::default());
-    o.push(titled("a", 0));
-    o.take_batch(0.0, "p", "v").unwrap();
-    o.finish(Outcome::Stored, 0.0, 0.0);
-    o.push(titled("a", 1));
-    let delta = o.take_batch(0.0, "p", "v").unwrap();
+    let mut o = outbox();
+    o.push(&titled("a", 0));
+    o.batch(0.0).unwrap();
+    o.finish(STORED, 0.0, 0.0);
+    o.push(&titled("a", 1));
+    let delta = o.batch(0.0).unwrap();
     assert_eq!(parse(&delta).d.len(), 1, "{delta}");
-    o.finish(Outcome::Conflict, 5.0, 0.0);
-    let whole = o
-        .take_batch(5.0, "p", "v")
-        .expect("no backoff after a conflict");
+    o.finish(CONFLICT, 5.0, 0.0);
+    let whole = o.batch(5.0).expect("no backoff after a conflict");
     assert_eq!(parse(&whole).beacons, [titled("a", 1)], "{whole}");
 }
 
 #[test]
 fn after_send_beacon_the_views_go_whole_next_time() {
-    let mut o = Outbox::new(OutboxConfig::default());
-    o.push(titled("a", 0));
-    o.take_batch(0.0, "p", "v").unwrap();
-    o.finish(Outcome::Stored, 0.0, 0.0);
-    o.push(titled("a", 1));
-    let hidden = o.all("p", "v").unwrap();
+    let mut o = outbox();
+    o.push(&titled("a", 0));
+    o.batch(0.0).unwrap();
+    o.finish(STORED, 0.0, 0.0);
+    o.push(&titled("a", 1));
+    let hidden = o.all().unwrap();
     assert_eq!(parse(&hidden).d.len(), 1, "a delta on page hide: {hidden}");
     // No answer comes back: the collector may hold seq 1 now, so the next
     // request does not build on seq 0.
-    let next = o.take_batch(0.0, "p", "v").unwrap();
+    let next = o.batch(0.0).unwrap();
     assert_eq!(parse(&next).beacons, [titled("a", 1)], "{next}");
 }
 
 #[test]
 fn a_rejected_view_is_not_taken_as_stored() {
-    let mut o = Outbox::new(OutboxConfig::default());
-    o.push(titled("a", 0));
-    o.take_batch(0.0, "p", "v").unwrap();
-    o.finish(Outcome::Rejected, 0.0, 0.0);
-    o.push(titled("a", 1));
-    let body = o.take_batch(0.0, "p", "v").unwrap();
+    let mut o = outbox();
+    o.push(&titled("a", 0));
+    o.batch(0.0).unwrap();
+    o.finish(REJECTED, 0.0, 0.0);
+    o.push(&titled("a", 1));
+    let body = o.batch(0.0).unwrap();
     assert!(parse(&body).d.is_empty(), "{body}");
 }
 
 #[test]
 fn a_view_that_learns_its_source_later_sends_the_new_video() {
-    let mut o = Outbox::new(OutboxConfig::default());
+    let mut o = outbox();
     let mut c = Collector::default();
     let mut start = titled("a", 0);
     start.video.src = None;
-    o.push(start.clone());
-    c.receive(&o.take_batch(0.0, "p", "v").unwrap());
-    o.finish(Outcome::Stored, 0.0, 0.0);
+    o.push(&start.clone());
+    c.receive(&o.batch(0.0).unwrap());
+    o.finish(STORED, 0.0, 0.0);
     // Metadata arrived: the source and duration are known now.
     let mut next = titled("a", 1);
     next.video.src = Some("https://cdn.example/clip.mp4".into());
     next.video.duration_ms = Some(12_000);
-    o.push(next.clone());
-    let body = o.take_batch(0.0, "p", "v").unwrap();
+    o.push(&next.clone());
+    let body = o.batch(0.0).unwrap();
     assert!(body.contains(r#""vd":{"#), "{body}");
     assert_eq!(c.receive(&body), [next.clone()]);
-    o.finish(Outcome::Stored, 0.0, 0.0);
-    o.push(titled_like(&next, 2));
-    let body = o.take_batch(0.0, "p", "v").unwrap();
+    o.finish(STORED, 0.0, 0.0);
+    o.push(&titled_like(&next, 2));
+    let body = o.batch(0.0).unwrap();
     assert!(!body.contains(r#""vd""#), "unchanged since stored: {body}");
     assert_eq!(c.receive(&body), [titled_like(&next, 2)]);
 }

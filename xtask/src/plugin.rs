@@ -1,7 +1,8 @@
 //! Builds the browser plugin into `target/plugin-pkg/`: the wasm core (cargo's
 //! size profile, then wasm-opt -Oz; and its debug build with the trace recorder,
 //! `vidpulse_debug_bg.wasm`) beside the hand-written JS half
-//! (`player-plugin/js/vidpulse.js`, minified by terser) and its types, and
+//! (`player-plugin/js/vidpulse.js` with the delivery queue `outbox.js` bundled
+//! in, minified by terser) and its types, and
 //! records their size in `target/bench/plugin_size.json` because every viewer
 //! downloads them. No binding generator runs: the core exports plain functions.
 
@@ -28,7 +29,9 @@ pub fn build(ws: &Workspace) -> Result<PathBuf> {
     let js = ws.root.join("player-plugin/js");
     std::fs::copy(js.join("vidpulse.d.ts"), pkg.join("vidpulse.d.ts"))
         .context("copying vidpulse.d.ts")?;
-    terser(ws, &js.join("vidpulse.js"), &pkg.join("vidpulse.js"))?;
+    let bundled = ws.target.join("plugin-bundle.js");
+    std::fs::write(&bundled, bundle(&js)?).context("writing the bundled JS")?;
+    terser(ws, &bundled, &pkg.join("vidpulse.js"))?;
     report_size(ws, &pkg)?;
     Ok(pkg)
 }
@@ -199,6 +202,44 @@ pub fn ensure_terser(ws: &Workspace) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The line of `vidpulse.js` that imports the delivery queue.
+const OUTBOX_IMPORT: &str = "import { Outbox } from './outbox.js';";
+
+/// `vidpulse.js` with `outbox.js` in place of its import: one file, one
+/// request for every viewer. The two are plain ES modules (node runs
+/// `outbox.js` alone for the tests), so bundling is dropping the import and
+/// the `export` keywords of `outbox.js`; anything else is refused rather than
+/// guessed at.
+fn bundle(js: &Path) -> Result<String> {
+    let read =
+        |f: &str| std::fs::read_to_string(js.join(f)).with_context(|| format!("reading {f}"));
+    let (main, outbox) = (read("vidpulse.js")?, read("outbox.js")?);
+    let mut out = String::new();
+    for line in outbox.lines() {
+        if line.starts_with("import ") {
+            bail!("outbox.js must not import anything (found {line:?})");
+        }
+        out.push_str(line.strip_prefix("export ").unwrap_or(line));
+        out.push('\n');
+    }
+    let mut imported = false;
+    for line in main.lines() {
+        if line == OUTBOX_IMPORT {
+            imported = true;
+            continue;
+        }
+        if line.starts_with("import ") {
+            bail!("vidpulse.js: only {OUTBOX_IMPORT:?} can be bundled (found {line:?})");
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if !imported {
+        bail!("vidpulse.js does not import the delivery queue ({OUTBOX_IMPORT:?})");
+    }
+    Ok(out)
 }
 
 /// Minifies the JS half into `out` (an ES module: exported names are kept).

@@ -2,11 +2,12 @@
 //!
 //! The page-facing part is hand-written JavaScript (`js/vidpulse.js`): it reads
 //! the options, owns the listeners, timers, `fetch`, `sendBeacon` and
-//! `localStorage`, and reads the `<video>` element. Everything that decides
-//! something stays here, in Rust: the engine, the trace recorder, the outbox and
-//! the JSON writer. The two halves talk through a few exported functions taking
-//! numbers, so no binding generator (wasm-bindgen, web-sys) is shipped: its
-//! per-import shims and closures were half of the plugin's weight.
+//! `localStorage`, and reads the `<video>` element; its delivery queue
+//! (`js/outbox.js`) batches, retries and writes deltas. Every metric is decided
+//! here, in Rust: the engine, the trace recorder and the beacons' JSON. The two
+//! halves talk through a few exported functions taking numbers, so no binding
+//! generator (wasm-bindgen, web-sys) is shipped: its per-import shims and
+//! closures were half of the plugin's weight.
 //!
 //! The interface, by exported name (kept to one letter: every name is sent to
 //! every viewer twice, once in each file):
@@ -17,16 +18,11 @@
 //! - strings out: a function that answers text returns its byte length (-1 for
 //!   none) and leaves it at `o()`, valid until the next call.
 //! - [`monitor`]: `c` creates a monitor, `b` begins an input (clock and element
-//!   state), `i` feeds one input, `m` feeds the measurements, `e` moves the
-//!   beacons to the sender, `d`/`f` tell the timer and frame requests wanted,
+//!   state), `i` feeds one input, `m` feeds the measurements, `e` takes the
+//!   beacons (JSON lines), `d`/`f` tell the timer and frame requests wanted,
 //!   `s` is the snapshot, `r` the trace (debug core only), `x` frees a monitor.
-//! - [`sender`]: `S` creates a sender, `R` restores a saved queue, `V` serialises
-//!   it, `E` turns consent on or off, `B` takes the next batch, `F` records the
-//!   answer, `T` tells how long to wait before retrying, `A` takes everything
-//!   (for `sendBeacon`).
 
 mod monitor;
-mod sender;
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -2,8 +2,9 @@
 //!
 //! Every input takes the same path: `b` (begin) quantises the clock and the
 //! element state the shell read, `i`/`m` feed the engine (recording the input
-//! when tracing), then `e` moves the engine's beacons to the sender and `d`/`f`
-//! say which timer and frame callback the shell should arm. Because every input
+//! when tracing), then `e` hands the engine's beacons to the shell (as JSON, for
+//! the delivery queue, `js/outbox.js`) and `d`/`f` say which timer and frame
+//! callback the shell should arm. Because every input
 //! passes through [`Monitor::feed`], a recorded trace is complete by
 //! construction and replays exactly. Recording is in the debug build only (the
 //! `trace` feature): every viewer would otherwise pay for a developer's tool.
@@ -11,7 +12,7 @@
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use super::{answer, delay_ms, opt, sender, take_args, Global};
+use super::{answer, delay_ms, opt, take_args, Global};
 use crate::engine::trace::{self, TraceElement, TraceHeader, TraceInput};
 #[cfg(feature = "trace")]
 use crate::engine::trace::{Trace, TraceRecord};
@@ -21,8 +22,6 @@ use crate::wire::{VideoMeta, ViewContext};
 
 struct Monitor {
     engine: Engine,
-    /// The sender its beacons go to.
-    sender: usize,
     /// The input's quantised time: the engine's clock never goes backwards.
     now: f64,
     /// The input's quantised element state.
@@ -131,7 +130,7 @@ impl Monitor {
     }
 }
 
-/// Creates a monitor for `sender` and answers its handle. `seed_hi`/`seed_lo`:
+/// Creates a monitor and answers its handle. `seed_hi`/`seed_lo`:
 /// 64 random bits for view ids, as two 32-bit numbers. Strings: video id,
 /// title, series, cdn, page host, page path, player name (the JS says `html5`
 /// for the bare element), player version, experiment, source. Absent times are
@@ -139,7 +138,6 @@ impl Monitor {
 #[export_name = "c"]
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn create(
-    sender: usize,
     seed_hi: u32,
     seed_lo: u32,
     time_origin_ms: f64,
@@ -187,7 +185,6 @@ pub extern "C" fn create(
     let engine = header.engine();
     let m = Monitor {
         engine,
-        sender,
         now: 0.0,
         el: ElementState::default(),
         display: (0, 0),
@@ -283,17 +280,24 @@ pub extern "C" fn measure(h: usize, w: f64, hgt: f64, dropped: f64, total: f64, 
     });
 }
 
-/// Moves the beacons the engine queued to the monitor's sender; answers how many.
+/// Takes the beacons the engine queued: their JSON, one per line (none when
+/// there are none). A beacon's JSON has no raw newline (strings escape it).
 #[export_name = "e"]
-pub extern "C" fn end(h: usize) -> u32 {
-    with(h, |m| {
-        let mut n = 0;
-        while let Some(b) = m.engine.poll_beacon() {
-            n += sender::push(m.sender, b);
-        }
-        n
-    })
-    .unwrap_or(0)
+pub extern "C" fn end(h: usize) -> i32 {
+    answer(
+        with(h, |m| {
+            let mut out = None::<alloc::string::String>;
+            while let Some(b) = m.engine.poll_beacon() {
+                let text = out.get_or_insert_default();
+                if !text.is_empty() {
+                    crate::push_ascii(text, b'\n');
+                }
+                text.push_str(&crate::json::beacon(&b));
+            }
+            out
+        })
+        .flatten(),
+    )
 }
 
 /// The timer the engine wants: -1 none (clear it), -2 keep the armed one, else

@@ -1,4 +1,4 @@
-//! The plugin's JSON writer: beacons, batch envelopes, snapshots and traces.
+//! The plugin's JSON writer: beacons, snapshots and traces.
 //!
 //! Why not serde_json: in the wasm build its serializer, with `core::fmt` for the
 //! numbers, was about a third of the plugin that every viewer downloads. The plugin
@@ -9,10 +9,8 @@
 //! many generated values, and parses it back with serde into the same value. The
 //! serde derives in `wire` stay the one definition the collector decodes with.
 
-mod delta;
 mod trace;
 
-pub use delta::delta;
 pub use trace::trace;
 
 use alloc::string::String;
@@ -221,47 +219,6 @@ pub fn beacon(b: &Beacon) -> String {
     j.out
 }
 
-/// The `wire::Batch` envelope around already serialised beacons and deltas. An
-/// empty `viewer_id` means cookieless mode. A batch of deltas only is written
-/// with the short names and without a viewer: the collector keeps each view's.
-pub fn batch(
-    v: u32,
-    property: &str,
-    viewer_id: &str,
-    beacons: &[String],
-    deltas: &[String],
-) -> String {
-    let mut j = Json::default();
-    j.open(b'{');
-    j.n("v", v.into());
-    if !beacons.is_empty() || deltas.is_empty() {
-        j.s("property", property);
-        j.s("viewer_id", viewer_id);
-        if viewer_id.is_empty() {
-            j.b("cookieless", true);
-        }
-        list(&mut j, "beacons", beacons);
-    } else {
-        j.s("p", property);
-    }
-    if !deltas.is_empty() {
-        list(&mut j, "d", deltas);
-    }
-    j.close(b'}');
-    j.out
-}
-
-/// `"k":[a,b,…]` of already serialised elements.
-fn list(j: &mut Json, k: &str, items: &[String]) {
-    j.key(k);
-    j.open(b'[');
-    for b in items {
-        j.sep();
-        j.raw(b);
-    }
-    j.close(b']');
-}
-
 /// What `Monitor.snapshot()` returns: `view_id`, `seq` and the metrics in one
 /// object, with `view_id`, `startup_ms` and `error` written as `null` when absent.
 pub fn snapshot(view_id: Option<&str>, seq: u32, m: &ViewMetrics) -> String {
@@ -290,7 +247,7 @@ fn reason(r: Reason) -> &'static str {
     }
 }
 
-pub(crate) fn video(j: &mut Json, v: &VideoMeta) {
+fn video(j: &mut Json, v: &VideoMeta) {
     j.open(b'{');
     j.opt_s("id", &v.id);
     j.opt_s("title", &v.title);
@@ -310,7 +267,7 @@ pub(crate) fn video(j: &mut Json, v: &VideoMeta) {
     j.close(b'}');
 }
 
-pub(crate) fn context(j: &mut Json, c: &ViewContext) {
+fn context(j: &mut Json, c: &ViewContext) {
     j.open(b'{');
     j.opt_s("page_host", &c.page_host);
     j.opt_s("page_path", &c.page_path);

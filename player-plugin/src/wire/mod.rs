@@ -74,7 +74,8 @@ pub struct Beacon {
     pub plugin_version: String,
     /// `video`, `context` and `plugin_version` are as in this view's beacons the
     /// collector already acknowledged, and left out (`video` is sent as `{}`):
-    /// the collector keeps its stored ones. Set by the outbox, never by the engine.
+    /// the collector keeps its stored ones. The plugin no longer sets it (deltas
+    /// do its job, smaller); the collector still accepts it.
     #[serde(default, skip_serializing_if = "core::ops::Not::not")]
     pub same: bool,
     /// What was watched.
