@@ -87,8 +87,7 @@ export function delta(a, b) {
       const r = x.coverage && y.coverage && added(x.coverage, y.coverage, y[k]);
       r ? (d.ca = r) : (d.c = y.coverage ?? null);
     }
-    const p = x[k] ?? (kind === 'b' ? false : kind === 'o' ? null : 0);
-    const q = y[k] ?? (kind === 'b' ? false : kind === 'o' ? null : 0);
+    const none = kind === 'b' ? false : kind === 'o' ? null : 0, p = x[k] ?? none, q = y[k] ?? none;
     if (kind === 'n' || kind === 't') {
       if (q - p !== (kind === 't' ? t : 0)) d[s] = q - p;
     } else if (!same(p, q)) d[s] = q;
@@ -129,12 +128,15 @@ export class Outbox {
     q.push(b);
   }
 
-  /** Adds the beacons of a queue `save()` gave on an earlier page. */
+  /** Adds the beacons of a queue `save()` gave on an earlier page; lines
+   *  that are not beacons (storage is the page's to corrupt) are skipped. */
   restore(saved) {
     for (const line of saved.split('\n')) {
       try {
         const b = JSON.parse(line);
-        if (b?.view_id != null) this._q.length < this._c.maxEntries ? this._q.push(b) : this.dropped++;
+        if (typeof b.view_id !== 'string' || typeof b.seq !== 'number' || typeof b.metrics !== 'object'
+          || !b.metrics) continue;
+        this._q.length < this._c.maxEntries ? this._q.push(b) : this.dropped++;
       } catch { /* not a saved beacon */ }
     }
   }
@@ -144,9 +146,10 @@ export class Outbox {
     return this._q.map((b) => `${JSON.stringify(b)}\n`).join('');
   }
 
-  /** When the next batch may go after failures (-1: whenever asked). */
+  /** When the next batch may go after failures (-1: whenever asked, or a
+   *  request is in flight: its answer comes first). */
   retryAt() {
-    return this._fails ? this._at : -1;
+    return this._fails && !this._flight ? this._at : -1;
   }
 
   /** The next request body, if one may go at `now`: its beacons are in flight
@@ -154,8 +157,9 @@ export class Outbox {
   batch(now) {
     const q = this._q;
     if (this._flight || !q.length || (this._fails && now < this._at)) return null;
-    this._flight = Math.min(q.length, this._c.maxBatch);
-    return this._body(q.slice(0, this._flight));
+    const n = Math.min(q.length, this._c.maxBatch), body = this._body(q.slice(0, n));
+    this._flight = n;
+    return body;
   }
 
   /** Every queued beacon in one body, for `navigator.sendBeacon`. Nothing is
@@ -179,9 +183,11 @@ export class Outbox {
       this._fails = 0;
     } else if ((status >= 200 && status < 300)
       || (status >= 400 && status < 500 && status !== 408 && status !== 429)) {
-      // Stored, or refused for good (a 4xx other than 408/429): drop them.
+      // Stored, or refused for good (a 4xx other than 408/429): drop them. A
+      // batch may hold two beacons of a view (a newer one merged into the first
+      // idle entry while an older one waited); the newest is the base.
       for (const b of this._q.splice(0, this._flight)) {
-        if (status >= 300) continue;
+        if (status >= 300 || this._acked.some((a) => a.view_id === b.view_id && a.seq > b.seq)) continue;
         const acked = this._acked.filter((a) => a.view_id !== b.view_id);
         this._acked = [...acked.slice(Math.max(0, acked.length + 1 - ACKED_VIEWS)), { ...b, events: undefined }];
       }

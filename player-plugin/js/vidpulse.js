@@ -141,7 +141,7 @@ function claim(s) {
   storage((l) => {
     for (const k of Object.keys(l)) {
       if (!k.startsWith(s._prefix)) continue;
-      s._q.restore(l.getItem(k));
+      s._q.restore(l.getItem(k) ?? ''); // another tab may have claimed it meanwhile
       l.removeItem(k);
     }
   });
@@ -163,12 +163,13 @@ function notify(s, body) {
   }
 }
 
-/** Records the answer to the request in flight (if any), then sends the next
- *  batch or arms the retry timer. One request at a time. */
-function pump(s, status) {
+/** Records the answer to the request in flight (if any) from queue `q`, then
+ *  sends the next batch or arms the retry timer. One request at a time; an
+ *  answer for a queue consent has since replaced is ignored. */
+function pump(s, status, q) {
   const now = performance.now();
-  if (status !== undefined) {
-    s._q.finish(status, now, Math.random());
+  if (status !== undefined && q === s._q) {
+    q.finish(status, now, Math.random());
     save(s);
   }
   const body = s._on && s._q.batch(now), at = s._q.retryAt();
@@ -179,8 +180,9 @@ function pump(s, status) {
     }
     return;
   }
+  q = s._q;
   fetch(s._url, { method: 'POST', body, keepalive: enc.encode(body).length <= MAX_KEEPALIVE_BODY })
-    .then((r) => pump(s, r.status), () => pump(s, 0));
+    .then((r) => pump(s, r.status, q), () => pump(s, 0, q));
   notify(s, body);
 }
 

@@ -227,7 +227,11 @@ impl Collector {
                 .expect("a delta of a stored view");
             out.push(d.resolve(base).unwrap_or_else(|e| panic!("{e:?}: {body}")));
         }
+        // The collector keeps the highest `seq` of each view.
         for b in &out {
+            if self.stored.get(&b.view_id).is_some_and(|s| s.seq >= b.seq) {
+                continue;
+            }
             let mut kept = b.clone();
             kept.events.clear();
             self.stored.insert(b.view_id.clone(), kept);
@@ -350,4 +354,60 @@ fn a_view_that_learns_its_source_later_sends_the_new_video() {
 
 fn titled_like(b: &Beacon, seq: u32) -> Beacon {
     Beacon { seq, ..b.clone() }
+}
+
+#[test]
+fn restoring_skips_lines_that_are_not_beacons() {
+    let mut o = outbox();
+    let good = serde_json::to_string(&beacon("a", 2, 20_000, vec![])).unwrap();
+    o.restore(&format!(
+        "{good}\n{{\"view_id\":\"b\"}}\n{{\"view_id\":\"c\",\"metrics\":{{}}}}\nnot json\n[1,2]\nnull\n{{\"view_id\":7,\"seq\":1,\"metrics\":{{}}}}\n"
+    ));
+    assert_eq!(o.len(), 1);
+    let batch = parse(&o.batch(0.0).unwrap());
+    assert_eq!(batch.beacons, [beacon("a", 2, 20_000, vec![])]);
+}
+
+#[test]
+fn no_retry_is_due_while_a_request_is_in_flight() {
+    let mut o = outbox();
+    o.push(&beacon("a", 0, 0, vec![]));
+    o.batch(0.0).unwrap();
+    o.finish(RETRY, 0.0, 1.0);
+    let at = o.retry_at().unwrap();
+    o.batch(at).unwrap();
+    assert_eq!(o.retry_at(), None, "the answer comes first");
+    o.finish(RETRY, at, 1.0);
+    assert_eq!(o.retry_at(), Some(at + 2000.0));
+}
+
+#[test]
+fn the_newest_beacon_of_a_view_in_a_batch_is_the_base() {
+    let mut o = outbox();
+    let mut c = Collector::default();
+    o.push(&titled("a", 0));
+    c.receive(&o.batch(0.0).unwrap());
+    o.finish(STORED, 0.0, 0.0);
+    o.push(&titled("a", 1));
+    o.batch(0.0).unwrap();
+    // a1 in flight: a2 queues behind it; after the failure a3 merges into the
+    // first idle entry of the view, a1's, so the batch holds a3 before a2.
+    o.push(&titled("a", 2));
+    o.finish(RETRY, 0.0, 0.0);
+    o.push(&titled("a", 3));
+    let both = o.batch(1_000_000.0).unwrap();
+    let seqs: Vec<u32> = parse(&both).d.iter().map(|d| d.seq).collect();
+    assert_eq!(seqs, [3, 2], "{both}");
+    c.receive(&both);
+    o.finish(STORED, 1_000_000.0, 0.0);
+    // The collector holds a3 (the highest seq), and so must the base of a4.
+    o.push(&titled("a", 4));
+    let next = o.batch(1_000_000.0).unwrap();
+    let batch = parse(&next);
+    assert_eq!(
+        (batch.d.len(), batch.d[0].base),
+        (1, None),
+        "a3 is the base: {next}"
+    );
+    assert_eq!(c.receive(&next), [titled("a", 4)]);
 }

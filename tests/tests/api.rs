@@ -25,7 +25,8 @@ mod api_page;
 use anyhow::{ensure, Context, Result};
 use api_page::{is_null, json, open, threw, trace, SHIPPED_CORE};
 use serde_json::Value;
-use vidpulse_e2e::{Harness, BROWSER_LOCK};
+use std::time::Duration;
+use vidpulse_e2e::{ended, view_for, Harness, BROWSER_LOCK};
 use vidpulse_plugin::engine::trace::replay;
 
 /// The element events the plugin listens to (`EVENTS` in `player-plugin/js/vidpulse.js`),
@@ -59,6 +60,7 @@ api_test!(
     a_player_created_before_the_time_origin_keeps_its_startup,
     init_can_be_retried_after_a_failed_load,
     a_dropped_handle_frees_its_monitor,
+    a_huge_page_number_is_capped_not_refused,
 );
 
 /// The shipped core leaves the trace recorder out (every viewer would pay for it):
@@ -381,6 +383,49 @@ mod scenario {
             r["kept"]["view_ended"] == Value::Bool(true) && r["kept"]["view_id"].is_string(),
             "a destroyed handle still held answers its snapshot: {r}"
         );
+        Ok(())
+    }
+
+    /// A number the page gives that no JS number holds exactly (a bitrate of
+    /// 1e20) is capped at 2^53 − 1 by the core: the JS queue reads beacons with
+    /// `JSON.parse`, and uncapped it came back as 18446744073709552000, above
+    /// `u64::MAX`, so the collector refused the whole batch. Real collector here.
+    pub async fn a_huge_page_number_is_capped_not_refused(h: &Harness) -> Result<()> {
+        h.client()
+            .execute(
+                "const el = vp.video(); \
+                 const opts = { ...vp.options('t-huge').opts, collector: location.origin, \
+                   video: { id: 't-huge' } }; \
+                 const h = vp.m.monitor(el, opts); vp.fire(el, 'play'); \
+                 h.reportRendition({ width: 640, height: 360, bitrate: 1e20 }); \
+                 h.destroy(); return null;",
+                vec![],
+            )
+            .await?;
+        let views = h
+            .wait_views(Duration::from_secs(20), "the ended view t-huge", |v| {
+                view_for(v, "t-huge").iter().any(|x| ended(x))
+            })
+            .await?;
+        let id = view_for(&views, "t-huge")[0]["view_id"]
+            .as_str()
+            .context("a view id")?
+            .to_owned();
+        let detail: Value = h
+            .http
+            .get(format!("{}/v1/views/{id}", h.base))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let bitrates: Vec<u64> = detail["events"]
+            .as_array()
+            .context("events")?
+            .iter()
+            .filter(|e| e["kind"] == "rendition")
+            .filter_map(|e| e["bitrate"].as_u64())
+            .collect();
+        ensure!(bitrates == [(1 << 53) - 1], "{detail}");
         Ok(())
     }
 }

@@ -12,7 +12,7 @@
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use super::{answer, delay_ms, opt, take_args, Global};
+use super::{answer, delay_ms, opt, take_args, whole, Global};
 use crate::engine::trace::{self, TraceElement, TraceHeader, TraceInput};
 #[cfg(feature = "trace")]
 use crate::engine::trace::{Trace, TraceRecord};
@@ -84,7 +84,7 @@ fn media_event(kind: u32, x: f64, y: f64, z: f64, args: &mut super::Args) -> Opt
         15 => MediaEvent::Rendition {
             width: x as u32,
             height: y as u32,
-            bitrate: opt(z).map(|b| b as u64),
+            bitrate: opt(z).map(whole),
         },
         16 => MediaEvent::Frame,
         17 => MediaEvent::PageHide,
@@ -108,7 +108,7 @@ fn video_meta(args: &mut super::Args, duration: f64) -> VideoMeta {
         title: args.next(),
         series: args.next(),
         cdn: args.next(),
-        duration_ms: opt(duration).map(|d| d as u64),
+        duration_ms: opt(duration).map(whole),
         ..VideoMeta::default()
     }
 }
@@ -274,7 +274,7 @@ pub extern "C" fn measure(h: usize, w: f64, hgt: f64, dropped: f64, total: f64, 
             m.feed(TraceInput::Frames { dropped, total });
         }
         if let Some(bps) = opt(bps) {
-            let bps = round(bps) as u64;
+            let bps = whole(round(bps));
             m.feed(TraceInput::Throughput { bps });
         }
     });
