@@ -36,7 +36,7 @@ const FIELDS = ('startup_ms su o,startup_invalid si b,first_frame ff b,rebuffer_
   .split(',').map((f) => f.split(' '));
 
 /** Limits and timings; every one can be given to the constructor. */
-export const OUTBOX_DEFAULTS = {
+const OUTBOX_DEFAULTS = {
   /** Most entries kept (one per view, plus restored ones); beyond it the
    *  oldest entry not in flight is dropped. */
   maxEntries: 100,

@@ -205,8 +205,8 @@ function send(s, n, beacon) {
  *  queues where they are, unsent; on claims those and sends. */
 function consent(s, on) {
   s._on = on;
-  if (!on) s._q = s._queue();
   if (on) claim(s);
+  else s._q = s._queue();
   save(s);
   if (on) pump(s);
 }

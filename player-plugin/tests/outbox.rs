@@ -197,6 +197,14 @@ fn an_empty_viewer_id_marks_the_batch_cookieless() {
     assert!(!parse(&o.batch(0.0).unwrap()).cookieless);
 }
 
+/// Sends `b` alone and has the collector store it: its view's later beacons go
+/// as deltas from it.
+fn stored(o: &mut JsOutbox, b: &Beacon) {
+    o.push(b);
+    o.batch(0.0).unwrap();
+    o.finish(STORED, 0.0, 0.0);
+}
+
 fn titled(view: &str, seq: u32) -> Beacon {
     let mut b = beacon(view, seq, u64::from(seq) * 10_000, vec![]);
     b.video = VideoMeta {
@@ -291,9 +299,7 @@ fn once_a_view_is_stored_its_beacons_go_as_deltas() {
 #[test]
 fn a_conflict_sends_the_views_whole_at_once() {
     let mut o = outbox();
-    o.push(&titled("a", 0));
-    o.batch(0.0).unwrap();
-    o.finish(STORED, 0.0, 0.0);
+    stored(&mut o, &titled("a", 0));
     o.push(&titled("a", 1));
     let delta = o.batch(0.0).unwrap();
     assert_eq!(parse(&delta).d.len(), 1, "{delta}");
@@ -305,9 +311,7 @@ fn a_conflict_sends_the_views_whole_at_once() {
 #[test]
 fn after_send_beacon_the_views_go_whole_next_time() {
     let mut o = outbox();
-    o.push(&titled("a", 0));
-    o.batch(0.0).unwrap();
-    o.finish(STORED, 0.0, 0.0);
+    stored(&mut o, &titled("a", 0));
     o.push(&titled("a", 1));
     let hidden = o.all().unwrap();
     assert_eq!(parse(&hidden).d.len(), 1, "a delta on page hide: {hidden}");

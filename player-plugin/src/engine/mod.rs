@@ -61,7 +61,8 @@ pub struct Engine {
     /// The last view that ended and when, kept for [`Engine::snapshot`] (its
     /// metrics are recomputed there: cheaper in wasm than a copy of them).
     last_view: Option<(View, f64)>,
-    outbox: Vec<Beacon>,
+    /// Beacons made and not yet taken by [`Engine::poll_beacon`], oldest first.
+    beacons: Vec<Beacon>,
 }
 
 /// What [`Engine::snapshot`] returns: the current (or last) view's metrics.
@@ -101,7 +102,7 @@ impl Engine {
             pending_play_at: None,
             view: None,
             last_view: None,
-            outbox: Vec::new(),
+            beacons: Vec::new(),
         }
     }
 
@@ -350,7 +351,7 @@ impl Engine {
     /// input queues at most a few beacons, and `VecDeque`'s ring buffer cost the
     /// shipped wasm 447 B gzip.)
     pub fn poll_beacon(&mut self) -> Option<Beacon> {
-        (!self.outbox.is_empty()).then(|| self.outbox.remove(0))
+        (!self.beacons.is_empty()).then(|| self.beacons.remove(0))
     }
 
     /// The current view's metrics as of `now` (or the last view's final ones).
@@ -552,6 +553,6 @@ impl Engine {
         };
         v.seq += 1;
         v.last_beacon_at = now;
-        self.outbox.push(beacon);
+        self.beacons.push(beacon);
     }
 }
